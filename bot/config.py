@@ -1,0 +1,115 @@
+"""Settings, read once from the environment (and an optional ``.env``) in ``bot.__main__``.
+
+Tests build ``Settings(...)`` directly. Secrets are ``SecretStr`` so that a settings object never
+prints them; ``SettingsError`` messages name the variable and what is wrong with it, never its
+value.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# BotFather tokens look like "123456789:AA…" (digits, a colon, 30+ URL-safe characters).
+_TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is one plain line naming the variable."""
+
+
+class Settings(BaseSettings):
+    """Everything the bot can be configured with; each field is an environment variable."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    telegram_bot_token: SecretStr
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    market_api_base_url: str = "https://api.partner.market.yandex.ru"
+    bot_db_path: Path = Path("bot.sqlite3")
+    bot_secret_key: SecretStr | None = None
+    bot_timezone: str = "Europe/Moscow"
+    market_parallel_limit: int = Field(default=4, ge=1, le=64)
+    market_hourly_limit: int = Field(default=10_000, ge=1)
+    market_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    operation_deadline_hours: float = Field(default=24.0, gt=0, le=24 * 14)
+    telegram_max_messages_per_second: float = Field(default=30.0, gt=0)
+    telegram_poll_timeout: int = Field(default=10, ge=0, le=50)
+    retry_base_seconds: float = Field(default=2.0, gt=0, le=600)
+    log_level: str = "INFO"
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        if not _TOKEN_RE.match(value.get_secret_value().strip()):
+            raise ValueError("does not look like a BotFather token (digits:letters)")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("telegram_api_base_url", "market_api_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip()
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @field_validator("bot_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a known time zone (e.g. Europe/Moscow)") from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        upper = value.strip().upper()
+        if upper not in _LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
+        return upper
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.bot_timezone)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment and ``.env``.
+
+    Raises SettingsError with one line naming the first bad variable (never its value).
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        name = str(error["loc"][0]).upper() if error["loc"] else "a setting"
+        if error["type"] == "missing":
+            if name == "TELEGRAM_BOT_TOKEN":
+                parts.append(
+                    "TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather and run "
+                    "TELEGRAM_BOT_TOKEN=<token> python -m bot (or put it in .env)"
+                )
+            else:
+                parts.append(f"{name} is not set")
+            continue
+        reason = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+        parts.append(f"{name} {reason}")
+    return "; ".join(parts) or "invalid settings"

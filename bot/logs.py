@@ -1,0 +1,65 @@
+"""Logging set-up: one line per handled command, and no secret ever reaches a log line.
+
+httpx logs every request URL at INFO, and Telegram URLs contain the bot token, so httpx and
+httpcore are raised to WARNING. As a second line of defence every record passes a filter that
+replaces the bot token and anything shaped like a Market API key with ``[redacted]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+# Market API keys look like "ACMA:…:…"; Telegram tokens like "123456:AA…".
+_SECRET_PATTERNS = (
+    re.compile(r"\bAC[A-Z]{2}:[A-Za-z0-9_\-+/=]{8,}(?::[A-Za-z0-9_\-+/=]{4,})*"),
+    re.compile(r"\b\d{5,20}:[A-Za-z0-9_-]{30,100}\b"),
+    re.compile(r"\by0_[A-Za-z0-9_-]{20,}"),
+)
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces known secrets and secret-shaped strings in every record's final message."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets = [s for s in secrets if s and len(s) >= 6]
+
+    def add_secret(self, secret: str) -> None:
+        if secret and len(secret) >= 6 and secret not in self._secrets:
+            self._secrets.append(secret)
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        for pattern in _SECRET_PATTERNS:
+            text = pattern.sub("[redacted]", text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        redacted = self.redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        return True
+
+
+def setup_logging(level: str, secrets: Iterable[str] = ()) -> RedactingFilter:
+    """Configure the root logger once; returns the filter so more secrets can be added."""
+    redactor = RedactingFilter(secrets)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(redactor)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for noisy in ("httpx", "httpcore", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return redactor

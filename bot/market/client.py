@@ -1,0 +1,244 @@
+"""Async client of the Yandex Market Partner API (the operations the bot needs).
+
+One ``MarketClient`` serves every shop: the API key is passed per call and never stored, logged
+or put into an exception. ``httpx`` failures are translated here, once, into the error tree of
+``bot.market.errors``; callers never see ``httpx`` exceptions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import date
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from bot.market.errors import (
+    HourlyBudgetExhausted,
+    MarketNetworkError,
+    MarketRateLimited,
+    MarketServerError,
+    MarketTimeoutError,
+    classify,
+    parse_http_date,
+)
+from bot.market.limits import HourlyBudget, MarketLimits
+from bot.market.models import (
+    BusinessOrder,
+    BusinessOrdersRequest,
+    BusinessOrdersResponse,
+    Campaign,
+    CampaignResponse,
+    DeliveryDateReason,
+    DeliveryDateRequest,
+    DeliveryDates,
+    DeliveryService,
+    DeliveryServicesResponse,
+    StatusResponse,
+    TrackCodeRequest,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.partner.market.yandex.ru"
+USER_AGENT = "market-dbs-bot/0.1"
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class MarketClient:
+    """Calls Market on behalf of many shops, within Market's per-campaign limits.
+
+    Close it with ``aclose()`` (or ``async with``). Pass ``transport`` to talk to a fake.
+    """
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        parallel_limit: int = 4,
+        hourly_limit: int = 10_000,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        limits: MarketLimits | None = None,
+    ) -> None:
+        self.limits = limits or MarketLimits(
+            parallel_limit=parallel_limit, hourly_limit=hourly_limit
+        )
+        # Long enough to avoid Market's 499 (client closed request); connecting must be quick.
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            transport=transport,
+            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+
+    async def __aenter__(self) -> MarketClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- operations ---------------------------------------------------------------------------
+
+    async def get_campaign(self, api_key: str, campaign_id: int) -> Campaign:
+        """GET /v2/campaigns/{campaignId}: checks that the key works for the campaign."""
+        body = await self._call(
+            "getCampaign",
+            "GET",
+            f"/v2/campaigns/{campaign_id}",
+            api_key=api_key,
+            campaign_id=campaign_id,
+            model=CampaignResponse,
+        )
+        return body.campaign
+
+    async def set_order_delivery_track_code(
+        self,
+        api_key: str,
+        campaign_id: int,
+        order_id: int,
+        track_code: str,
+        delivery_service_id: int,
+    ) -> None:
+        """POST …/orders/{orderId}/delivery/track. Raises a MarketError subclass on failure."""
+        request = TrackCodeRequest(track_code=track_code, delivery_service_id=delivery_service_id)
+        await self._call(
+            "setOrderDeliveryTrackCode",
+            "POST",
+            f"/v2/campaigns/{campaign_id}/orders/{order_id}/delivery/track",
+            api_key=api_key,
+            campaign_id=campaign_id,
+            json_body=request.model_dump(by_alias=True),
+            model=StatusResponse,
+        )
+
+    async def set_order_delivery_date(
+        self,
+        api_key: str,
+        campaign_id: int,
+        order_id: int,
+        to_date: date,
+        reason: DeliveryDateReason,
+    ) -> None:
+        """PUT …/orders/{orderId}/delivery/date. Raises a MarketError subclass on failure."""
+        request = DeliveryDateRequest(dates=DeliveryDates(to_date=to_date), reason=reason)
+        await self._call(
+            "setOrderDeliveryDate",
+            "PUT",
+            f"/v2/campaigns/{campaign_id}/orders/{order_id}/delivery/date",
+            api_key=api_key,
+            campaign_id=campaign_id,
+            json_body=request.model_dump(by_alias=True, mode="json"),
+            model=StatusResponse,
+        )
+
+    async def get_delivery_services(self, api_key: str) -> list[DeliveryService]:
+        """GET /v2/delivery/services: every delivery service Market knows, with ids."""
+        body = await self._call(
+            "getDeliveryServices",
+            "GET",
+            "/v2/delivery/services",
+            api_key=api_key,
+            campaign_id=None,
+            model=DeliveryServicesResponse,
+        )
+        return list(body.result.delivery_service)
+
+    async def get_business_orders(
+        self, api_key: str, business_id: int, order_ids: list[int]
+    ) -> list[BusinessOrder]:
+        """POST /v1/businesses/{businessId}/orders for 1–50 order ids."""
+        request = BusinessOrdersRequest(order_ids=order_ids)
+        body = await self._call(
+            "getBusinessOrders",
+            "POST",
+            f"/v1/businesses/{business_id}/orders",
+            api_key=api_key,
+            campaign_id=None,
+            scope=f"business:{business_id}",
+            json_body=request.model_dump(by_alias=True),
+            model=BusinessOrdersResponse,
+        )
+        return list(body.orders)
+
+    # --- the one place that talks HTTP --------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        http_method: str,
+        path: str,
+        *,
+        api_key: str,
+        campaign_id: int | None,
+        model: type[ModelT],
+        json_body: dict[str, Any] | None = None,
+        scope: str | None = None,
+    ) -> ModelT:
+        budget = self.limits.budget(scope or f"campaign:{campaign_id}", method)
+        refill_at = budget.take(self.limits.clock())
+        if refill_at is not None:
+            raise HourlyBudgetExhausted(method, refill_at)
+        async with self.limits.slot(campaign_id):
+            started = time.monotonic()
+            try:
+                response = await self._http.request(
+                    http_method, path, json=json_body, headers={"Api-Key": api_key}
+                )
+            except httpx.TimeoutException as exc:
+                log.warning("market %s campaign=%s timed out", method, campaign_id)
+                raise MarketTimeoutError(f"{method}: Market did not answer in time") from exc
+            except httpx.HTTPError as exc:
+                if isinstance(exc, httpx.ConnectError):
+                    budget.give_back()  # never reached Market, so it did not count there
+                log.warning(
+                    "market %s campaign=%s network error %s",
+                    method,
+                    campaign_id,
+                    type(exc).__name__,
+                )
+                raise MarketNetworkError(f"{method}: {type(exc).__name__}") from exc
+        elapsed_ms = (time.monotonic() - started) * 1000
+        log.debug(
+            "market %s campaign=%s -> %s in %.0f ms",
+            method,
+            campaign_id,
+            response.status_code,
+            elapsed_ms,
+        )
+        if response.status_code not in (420, 429):
+            # A 420's headers describe the limit that was hit, not the hourly window.
+            self._observe_limits(budget, response)
+        if response.is_success:
+            try:
+                return model.model_validate_json(response.content)
+            except ValidationError as exc:
+                # Market's fault, not the request's: the same call may well succeed later.
+                raise MarketServerError(
+                    response.status_code,
+                    [],
+                    raw_text=f"unexpected answer: {response.text[:200]}",
+                ) from exc
+        error = classify(response.status_code, response.text, dict(response.headers))
+        if isinstance(error, MarketServerError):
+            budget.give_back()  # Market does not count 5xx against the hourly limit
+        elif isinstance(error, MarketRateLimited) and error.kind == "hourly":
+            budget.exhaust(error.retry_at, self.limits.clock())
+        raise error
+
+    @staticmethod
+    def _observe_limits(budget: HourlyBudget, response: httpx.Response) -> None:
+        remaining_header = response.headers.get("X-RateLimit-Resource-Remaining")
+        until = parse_http_date(response.headers.get("X-RateLimit-Resource-Until"))
+        remaining: int | None = None
+        if remaining_header is not None and remaining_header.strip().isdigit():
+            remaining = int(remaining_header.strip())
+        if remaining is not None or until is not None:
+            budget.observe(remaining, until)

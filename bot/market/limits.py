@@ -1,0 +1,102 @@
+"""Market's limits, kept on our side so that we rarely hear a 420.
+
+* At most ``parallel_limit`` requests in flight per campaign (Market allows 4 for
+  ``/campaigns/{id}/…`` paths). Extra calls wait for a free slot instead of failing.
+* An hourly budget per (scope, method): every call takes one unit before it is sent; a 5xx answer
+  gives it back (Market does not count those); ``X-RateLimit-Resource-Remaining`` and ``…-Until``
+  correct our count whenever Market sends them. When the budget is spent the call is not sent and
+  the caller learns when the budget refills.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+WINDOW = timedelta(hours=1)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class HourlyBudget:
+    """Units left in the current hour window for one method of one campaign."""
+
+    limit: int
+    remaining: int
+    window_end: datetime | None = None
+
+    def take(self, now: datetime) -> datetime | None:
+        """Take one unit. Returns None when taken, else the time the budget refills."""
+        if self.window_end is None or now >= self.window_end:
+            self.window_end = now + WINDOW
+            self.remaining = self.limit
+        if self.remaining <= 0:
+            return self.window_end
+        self.remaining -= 1
+        return None
+
+    def give_back(self) -> None:
+        self.remaining = min(self.limit, self.remaining + 1)
+
+    def observe(self, remaining: int | None, until: datetime | None) -> None:
+        """Correct the count with what Market says is left, and when its window ends."""
+        if until is not None:
+            self.window_end = until
+        if remaining is not None:
+            self.remaining = max(0, min(self.limit, remaining))
+
+    def exhaust(self, until: datetime | None, now: datetime) -> None:
+        self.remaining = 0
+        self.window_end = until or (self.window_end if self.window_end else now + WINDOW)
+
+
+@dataclass
+class _CampaignSlots:
+    semaphore: asyncio.Semaphore
+    in_flight: int = 0
+
+
+@dataclass
+class MarketLimits:
+    """Parallel slots per campaign and hourly budgets per (scope, method)."""
+
+    parallel_limit: int = 4
+    hourly_limit: int = 10_000
+    clock: Callable[[], datetime] = utcnow
+    _slots: dict[int, _CampaignSlots] = field(default_factory=dict)
+    _budgets: dict[tuple[str, str], HourlyBudget] = field(default_factory=dict)
+
+    def budget(self, scope: str, method: str) -> HourlyBudget:
+        key = (scope, method)
+        budget = self._budgets.get(key)
+        if budget is None:
+            budget = HourlyBudget(limit=self.hourly_limit, remaining=self.hourly_limit)
+            self._budgets[key] = budget
+        return budget
+
+    def in_flight(self, campaign_id: int) -> int:
+        slots = self._slots.get(campaign_id)
+        return slots.in_flight if slots else 0
+
+    @asynccontextmanager
+    async def slot(self, campaign_id: int | None) -> AsyncIterator[None]:
+        """Hold one of the campaign's parallel slots (no limit for non-campaign paths)."""
+        if campaign_id is None:
+            yield
+            return
+        slots = self._slots.get(campaign_id)
+        if slots is None:
+            slots = _CampaignSlots(asyncio.Semaphore(self.parallel_limit))
+            self._slots[campaign_id] = slots
+        async with slots.semaphore:
+            slots.in_flight += 1
+            try:
+                yield
+            finally:
+                slots.in_flight -= 1

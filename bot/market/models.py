@@ -1,0 +1,106 @@
+"""Pydantic models of every body the Market client sends and reads.
+
+Field names follow ``openapi-subset.json`` (camelCase on the wire, snake_case in Python). Reads
+ignore unknown fields and keep enum-like strings as plain ``str`` because Market documents that
+"other values may appear".
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+DeliveryDateReason = Literal["USER_MOVED_DELIVERY_DATES", "PARTNER_MOVED_DELIVERY_DATES"]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
+    )
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+class TrackCodeRequest(_Wire):
+    track_code: str = Field(min_length=1)
+    delivery_service_id: int
+
+
+class DeliveryDates(_Wire):
+    to_date: date
+
+
+class DeliveryDateRequest(_Wire):
+    dates: DeliveryDates
+    reason: DeliveryDateReason
+
+
+class BusinessOrdersRequest(_Wire):
+    order_ids: list[int] = Field(min_length=1, max_length=50)
+
+
+# --- responses ------------------------------------------------------------------------------
+
+
+class StatusResponse(_Wire):
+    status: str
+
+
+class Business(_Wire):
+    id: int
+    name: str = ""
+
+
+class Campaign(_Wire):
+    id: int
+    domain: str = ""
+    client_id: int | None = None
+    business: Business | None = None
+    placement_type: str | None = None
+    api_availability: str | None = None
+
+
+class CampaignResponse(_Wire):
+    campaign: Campaign
+
+
+class DeliveryService(_Wire):
+    id: int
+    name: str
+
+
+class DeliveryServicesResult(_Wire):
+    delivery_service: list[DeliveryService] = []
+
+
+class DeliveryServicesResponse(_Wire):
+    result: DeliveryServicesResult
+
+
+class OrderDeliveryDates(_Wire):
+    from_date: date | None = None
+    to_date: date | None = None
+
+
+class OrderDelivery(_Wire):
+    type: str | None = None
+    service_name: str | None = None
+    delivery_service_id: int | None = None
+    dates: OrderDeliveryDates | None = None
+
+
+class BusinessOrder(_Wire):
+    order_id: int
+    campaign_id: int
+    status: str
+    substatus: str | None = None
+    program_type: str | None = None
+    delivery: OrderDelivery | None = None
+
+
+class BusinessOrdersResponse(_Wire):
+    orders: list[BusinessOrder] = []
