@@ -1,0 +1,527 @@
+"""Parsing of the /track and /move commands as people type them on a phone.
+
+Every function here is pure: it takes the text the user typed (and, for dates, ``today`` already
+resolved in the bot's timezone) and returns either the parsed value or an :class:`InputError`.
+Nothing is raised for bad input. An ``InputError`` carries a text key (its words live in
+``handlers.texts_input``, one dict per language) and the parameters to format into that text;
+every parameter that echoes user input has been passed through :func:`sanitize`.
+
+Command forms (argument order is fixed)::
+
+    /track <orderId> <trackCode> <deliveryService>   deliveryService: numeric id or a name word
+    /move  <orderId> <date> [reason]                  reason missing -> None (the bot asks)
+
+A message may carry up to :data:`MAX_BATCH_LINES` commands, one a line (:func:`split_commands`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Literal, TypeAlias
+
+Reason: TypeAlias = Literal["USER_MOVED_DELIVERY_DATES", "PARTNER_MOVED_DELIVERY_DATES"]
+Command: TypeAlias = Literal["track", "move"]
+
+INT64_MAX = 9_223_372_036_854_775_807
+MAX_TRACK_CODE_LEN = 64
+MIN_SERVICE_QUERY_LEN = 2
+MAX_SERVICE_QUERY_LEN = 64
+MAX_DAYS_AHEAD = 366
+MAX_BATCH_LINES = 50
+
+# Reason words shown to users, in the order they are listed in the "unknown reason" text.
+USER_REASON_WORDS: tuple[str, ...] = (
+    "user",
+    "buyer",
+    "customer",
+    "client",
+    "клиент",
+    "покупатель",
+)
+PARTNER_REASON_WORDS: tuple[str, ...] = (
+    "partner",
+    "shop",
+    "seller",
+    "store",
+    "магазин",
+    "продавец",
+)
+
+
+@dataclass(frozen=True)
+class InputError:
+    """What was wrong with the input: a text key and the (sanitized) values for its text."""
+
+    key: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrackArgs:
+    """Parsed /track arguments; exactly one of ``service_id`` and ``service_query`` is set."""
+
+    order_id: int
+    track_code: str
+    service_id: int | None
+    service_query: str | None
+
+
+@dataclass(frozen=True)
+class MoveArgs:
+    """Parsed /move arguments; ``reason`` is None when the user did not give one."""
+
+    order_id: int
+    to_date: date
+    reason: Reason | None
+
+
+@dataclass(frozen=True)
+class BatchLine:
+    """One command of a message: its 1-based line number as the user sees it, and its words."""
+
+    line_no: int
+    command: Command
+    args: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DeliveryServiceChoice:
+    """A delivery service that matched a typed name."""
+
+    id: int
+    name: str
+
+
+def sanitize(value: str, limit: int = 40) -> str:
+    """Make user input safe to echo in a plain-text reply.
+
+    Drops control, format (zero-width, bidi overrides), private-use and unassigned characters,
+    turns every kind of whitespace into one space, trims, and cuts the result to ``limit``
+    characters (``limit`` ≥ 1), the last of which is then "…".
+    """
+    kept: list[str] = []
+    for ch in value:
+        if ch.isspace():
+            kept.append(" ")
+        elif unicodedata.category(ch)[0] != "C":
+            kept.append(ch)
+    text = " ".join("".join(kept).split())
+    if len(text) > limit:
+        text = text[: max(limit - 1, 0)].rstrip() + "…"
+    return text
+
+
+def _invisible_char(text: str) -> str | None:
+    """The first control/format/unassigned character of ``text`` as "U+XXXX", or None."""
+    for ch in text:
+        if unicodedata.category(ch)[0] == "C":
+            return f"U+{ord(ch):04X}"
+    return None
+
+
+def _invisible_error(text: str) -> InputError | None:
+    char = _invisible_char(text)
+    if char is None:
+        return None
+    return InputError("input.invisible_char", {"value": sanitize(text), "char": char})
+
+
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+_SIGNED_ASCII = re.compile(r"[+-][0-9]+")
+
+
+def _parse_id(text: str, field_name: str) -> int | InputError:
+    """Parse a positive int64 written in ASCII digits; errors are keyed "input.<field_name>.*".
+
+    ``text`` is stripped, non-empty and free of invisible characters.
+    """
+    params = {"value": sanitize(text)}
+    if _ASCII_DIGITS.fullmatch(text):
+        significant = text.lstrip("0")
+        if not significant:
+            return InputError(f"input.{field_name}.not_positive", params)
+        # Length first: int() of a huge digit string is slow and, past 4300 digits, refused.
+        if len(significant) > len(str(INT64_MAX)) or int(significant) > INT64_MAX:
+            return InputError(f"input.{field_name}.too_big", params)
+        return int(significant)
+    if _SIGNED_ASCII.fullmatch(text) and text.startswith("-"):
+        return InputError(f"input.{field_name}.not_positive", params)
+    # str.isdigit() accepts Arabic-Indic, full-width and other digits that int() would take;
+    # an order number typed with them is almost surely a keyboard-layout accident.
+    if text.isdigit():
+        return InputError(f"input.{field_name}.non_ascii_digits", params)
+    return InputError(f"input.{field_name}.not_number", params)
+
+
+def parse_order_id(text: str) -> int | InputError:
+    """Parse a Market order id: 1..2**63-1 in ASCII digits, surrounding whitespace ignored."""
+    text = text.strip()
+    if not text:
+        return InputError("input.missing.order_id")
+    return _invisible_error(text) or _parse_id(text, "order_id")
+
+
+def parse_track_code(text: str) -> str | InputError:
+    """Parse a track code: 1..64 printable characters without whitespace; case is kept."""
+    text = text.strip()
+    if not text:
+        return InputError("input.missing.track_code")
+    if any(ch.isspace() or unicodedata.category(ch)[0] == "Z" for ch in text):
+        return InputError("input.track_code.has_space", {"value": sanitize(text)})
+    invisible = _invisible_error(text)
+    if invisible is not None:
+        return invisible
+    if len(text) > MAX_TRACK_CODE_LEN:
+        return InputError(
+            "input.track_code.too_long",
+            {"value": sanitize(text), "length": str(len(text)), "max": str(MAX_TRACK_CODE_LEN)},
+        )
+    return text
+
+
+# Punctuation found in delivery service names ("Яндекс.Доставка", "Деловые-Линии", "DHL_Express").
+_SERVICE_NAME_PUNCTUATION = frozenset("-._&'+()")
+
+
+def parse_service(text: str) -> int | str | InputError:
+    """Parse a delivery service: a numeric id (positive int64, ASCII digits) or a name query.
+
+    A name query is one word of at least 2 characters with at least one letter, made of letters,
+    digits and the punctuation found in service names; it is returned as typed, for
+    :func:`match_services`.
+    """
+    text = text.strip()
+    if not text:
+        return InputError("input.missing.service")
+    invisible = _invisible_error(text)
+    if invisible is not None:
+        return invisible
+    params = {"value": sanitize(text)}
+    if not any(ch.isalpha() for ch in text):
+        if text.isdigit() or _SIGNED_ASCII.fullmatch(text):
+            return _parse_id(text, "service")
+        return InputError("input.service.bad_name", params)
+    if len(text) < MIN_SERVICE_QUERY_LEN:
+        return InputError("input.service.too_short", params)
+    if len(text) > MAX_SERVICE_QUERY_LEN:
+        return InputError("input.service.too_long", params)
+    if not all(ch.isalnum() or ch in _SERVICE_NAME_PUNCTUATION for ch in text):
+        return InputError("input.service.bad_name", params)
+    return text
+
+
+_RELATIVE_DAYS = {
+    "today": 0,
+    "сегодня": 0,
+    "tomorrow": 1,
+    "завтра": 1,
+    "послезавтра": 2,
+}
+# Explicit [0-9]: in a str pattern \d also matches Arabic-Indic and full-width digits.
+_YMD = re.compile(r"([0-9]{4})([./-])([0-9]{1,2})\2([0-9]{1,2})")
+_DMY = re.compile(r"([0-9]{1,2})([./-])([0-9]{1,2})(?:\2([0-9]{4}|[0-9]{2}))?\.?")
+# A leap year, to tell "no such day" (31.02) from "only in leap years" (29.02).
+_LEAP_YEAR = 2000
+
+
+def _format_date(value: date) -> str:
+    return value.strftime("%d.%m.%Y")
+
+
+def _next_occurrence(day: int, month: int, today: date) -> date | None:
+    """The first day/month on or after ``today``; None if that day/month never exists."""
+    try:
+        date(_LEAP_YEAR, month, day)
+    except ValueError:
+        return None
+    # Leap years are at most 8 years apart (1896 → 1904), so this always finds 29.02.
+    for year in range(today.year, today.year + 9):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            continue
+        if candidate >= today:
+            return candidate
+    return None
+
+
+def parse_date(text: str, today: date) -> date | InputError:
+    """Parse a new delivery date as typed on a phone; ``today`` is in the bot's timezone.
+
+    Accepted: ``2025-12-25`` (also with / or .), ``25.12.2025``, ``25.12.25`` (20xx), ``1.1.2025``,
+    ``25/12/2025``, ``25-12-2025``, ``25.12`` (the next 25.12 on or after today; 29.02 → the next
+    leap year's), and the words today/tomorrow/сегодня/завтра/послезавтра (any case). Day comes
+    before month. The date must exist, not be before ``today`` and be at most
+    :data:`MAX_DAYS_AHEAD` days after it.
+    """
+    text = text.strip()
+    if not text:
+        return InputError("input.missing.date")
+    invisible = _invisible_error(text)
+    if invisible is not None:
+        return invisible
+    params = {"value": sanitize(text)}
+
+    word = text.casefold().replace("ё", "е")
+    if word in _RELATIVE_DAYS:
+        return today + timedelta(days=_RELATIVE_DAYS[word])
+
+    result: date | None
+    if match := _YMD.fullmatch(text):
+        year, month, day = int(match[1]), int(match[3]), int(match[4])
+        result = _make_date(year, month, day)
+    elif match := _DMY.fullmatch(text):
+        day, month = int(match[1]), int(match[3])
+        if match[4] is None:
+            result = _next_occurrence(day, month, today)
+        else:
+            year = int(match[4])
+            if len(match[4]) == 2:
+                year += 2000
+            result = _make_date(year, month, day)
+    else:
+        return InputError("input.date.bad_format", params)
+
+    if result is None:
+        return InputError("input.date.no_such_date", params)
+    if result < today:
+        return InputError("input.date.past", {**params, "date": _format_date(result)})
+    if (result - today).days > MAX_DAYS_AHEAD:
+        return InputError("input.date.too_far", {**params, "date": _format_date(result)})
+    return result
+
+
+def _make_date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _reason_word(text: str) -> str:
+    return text.casefold().replace("ё", "е")
+
+
+_REASONS: dict[str, Reason] = {
+    **{_reason_word(w): "USER_MOVED_DELIVERY_DATES" for w in USER_REASON_WORDS},
+    **{_reason_word(w): "PARTNER_MOVED_DELIVERY_DATES" for w in PARTNER_REASON_WORDS},
+    "user_moved_delivery_dates": "USER_MOVED_DELIVERY_DATES",
+    "partner_moved_delivery_dates": "PARTNER_MOVED_DELIVERY_DATES",
+}
+
+
+def parse_reason(text: str) -> Reason | InputError:
+    """Parse the reason for moving a date: user/partner, their aliases (ru/en), or the enum."""
+    text = text.strip()
+    if not text:
+        return InputError("input.missing.reason")
+    invisible = _invisible_error(text)
+    if invisible is not None:
+        return invisible
+    reason = _REASONS.get(_reason_word(text))
+    if reason is not None:
+        return reason
+    return InputError(
+        "input.reason.unknown",
+        {
+            "value": sanitize(text),
+            "user_words": ", ".join(USER_REASON_WORDS),
+            "partner_words": ", ".join(PARTNER_REASON_WORDS),
+        },
+    )
+
+
+def _too_many(extra: Sequence[str]) -> InputError:
+    return InputError("input.too_many_args", {"extra": sanitize(" ".join(extra))})
+
+
+def parse_track(args: Sequence[str]) -> TrackArgs | InputError:
+    """Parse ``/track <orderId> <trackCode> <deliveryService>``.
+
+    Arguments are checked in order, so the first wrong one is reported; then missing ones;
+    then extra ones. A service name typed as several words gets its own error asking for one word.
+    """
+    order_id = parse_order_id(args[0]) if args else InputError("input.track.missing_all")
+    if isinstance(order_id, InputError):
+        return order_id
+    if len(args) < 2:
+        return InputError("input.track.missing_track_code_and_service")
+    track_code = parse_track_code(args[1])
+    if isinstance(track_code, InputError):
+        return track_code
+    if len(args) < 3:
+        return InputError("input.missing.service")
+    service = parse_service(args[2])
+    if len(args) > 3:
+        # "Почта России" typed as two words: ask for one word rather than call it extra.
+        if any(ch.isalpha() for ch in args[2]):
+            value = sanitize(" ".join(args[2:]))
+            return InputError("input.track.service_one_word", {"value": value})
+        if isinstance(service, int):
+            return _too_many(args[3:])
+    if isinstance(service, InputError):
+        return service
+    if isinstance(service, int):
+        return TrackArgs(order_id, track_code, service_id=service, service_query=None)
+    return TrackArgs(order_id, track_code, service_id=None, service_query=service)
+
+
+def parse_move(args: Sequence[str], today: date) -> MoveArgs | InputError:
+    """Parse ``/move <orderId> <date> [reason]``; ``today`` is in the bot's timezone.
+
+    Arguments are checked in order, so the first wrong one is reported; then missing ones;
+    then extra ones. A missing reason gives ``reason=None``.
+    """
+    order_id = parse_order_id(args[0]) if args else InputError("input.move.missing_all")
+    if isinstance(order_id, InputError):
+        return order_id
+    if len(args) < 2:
+        return InputError("input.missing.date")
+    to_date = parse_date(args[1], today)
+    if isinstance(to_date, InputError):
+        return to_date
+    reason: Reason | None = None
+    if len(args) >= 3:
+        parsed = parse_reason(args[2])
+        if isinstance(parsed, InputError):
+            return parsed
+        reason = parsed
+    if len(args) > 3:
+        return _too_many(args[3:])
+    return MoveArgs(order_id, to_date, reason)
+
+
+_COMMAND_TOKEN = re.compile(r"/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]+))?")
+_COMMANDS: dict[str, Command] = {"track": "track", "move": "move"}
+
+
+def _parse_command_token(
+    token: str, line_no: int, bot_username: str | None
+) -> Command | InputError:
+    match = _COMMAND_TOKEN.fullmatch(token)
+    if match is None:
+        return InputError(
+            "input.batch.unknown_command", {"line": str(line_no), "command": sanitize(token)}
+        )
+    name, mention = match[1], match[2]
+    if (
+        mention is not None
+        and bot_username is not None
+        and mention.casefold() != bot_username.lstrip("@").casefold()
+    ):
+        return InputError(
+            "input.batch.other_bot", {"line": str(line_no), "name": sanitize(mention)}
+        )
+    command = _COMMANDS.get(name.casefold())
+    if command is None:
+        return InputError(
+            "input.batch.unknown_command", {"line": str(line_no), "command": sanitize(token)}
+        )
+    return command
+
+
+def split_commands(text: str, bot_username: str | None) -> list[BatchLine] | InputError:
+    """Split a message into its /track and /move commands, one a line.
+
+    The first non-empty line must be ``/track`` or ``/move`` (any case, optionally
+    ``@BotName``; with ``bot_username`` None any mention is accepted). A later line is either
+    a full command or just arguments. A command line with arguments is one command. A bare
+    command line ("/move" alone) heads a section: the argument lines after it, up to the next
+    command line, are that command's; a bare command with no argument lines is one command
+    with no arguments (the parser then reports what is missing). Argument lines before any
+    bare command line belong to the first line's command. Blank lines are skipped but
+    counted in ``line_no`` (1-based). Words are split on any whitespace, NBSP included.
+
+    Errors: ``input.batch.no_command`` (no command first), ``input.batch.unknown_command``,
+    ``input.batch.other_bot``, ``input.batch.too_many`` (more than :data:`MAX_BATCH_LINES`).
+    """
+    lines: list[BatchLine] = []
+    current: Command | None = None
+    # A bare command line not yet followed by argument lines: (line_no, command).
+    pending: tuple[int, Command] | None = None
+    for line_no, raw in enumerate(text.splitlines(), start=1):
+        words = raw.split()
+        if not words:
+            continue
+        if words[0].startswith("/"):
+            command = _parse_command_token(words[0], line_no, bot_username)
+            if isinstance(command, InputError):
+                return command
+            if pending is not None:
+                lines.append(BatchLine(pending[0], pending[1], ()))
+                pending = None
+            if len(words) == 1:
+                current = command
+                pending = (line_no, command)
+            else:
+                lines.append(BatchLine(line_no, command, tuple(words[1:])))
+                if current is None:
+                    current = command
+        else:
+            if current is None:
+                return InputError("input.batch.no_command")
+            pending = None
+            lines.append(BatchLine(line_no, current, tuple(words)))
+    if pending is not None:
+        lines.append(BatchLine(pending[0], pending[1], ()))
+    if not lines:
+        return InputError("input.batch.no_command")
+    if len(lines) > MAX_BATCH_LINES:
+        return InputError(
+            "input.batch.too_many", {"max": str(MAX_BATCH_LINES), "count": str(len(lines))}
+        )
+    return lines
+
+
+def _normalize_name(text: str) -> str:
+    """Casefolded letters and digits only, ё read as е: "Яндекс.Доставка" → "яндексдоставка"."""
+    return "".join(ch for ch in text.casefold().replace("ё", "е") if ch.isalnum())
+
+
+# Latin spellings (and common misspellings) of services whose Market names are in Cyrillic, and
+# back. Keys and fragments are already normalized (see _normalize_name).
+_SERVICE_ALIASES: dict[str, tuple[str, ...]] = {
+    "cdek": ("сдэк",),
+    "sdek": ("сдэк",),
+    "сдек": ("сдэк",),
+    "pochta": ("почтароссии",),
+    "pochtarossii": ("почтароссии",),
+    "russianpost": ("почтароссии",),
+    "boxberry": ("boxberry", "боксберри"),
+    "боксберри": ("boxberry",),
+    "dpd": ("dpd", "дпд"),
+    "дпд": ("dpd",),
+    "yandex": ("яндекс",),
+    "яндекс": ("yandex",),
+}
+
+
+def match_services(query: str, services: Sequence[tuple[int, str]]) -> list[DeliveryServiceChoice]:
+    """Delivery services whose names match ``query``, in the order of ``services``.
+
+    Matching ignores case, spaces, dashes and punctuation and reads ё as е; a few Latin names
+    also find their Cyrillic services (cdek → СДЭК, pochta/russian post → Почта России, …).
+    If some names equal the query exactly, only those are returned; otherwise every name that
+    contains it. An empty list means nothing matched.
+    """
+    wanted = _normalize_name(query)
+    if not wanted:
+        return []
+    fragments = (wanted, *_SERVICE_ALIASES.get(wanted, ()))
+    normalized = [(service_id, name, _normalize_name(name)) for service_id, name in services]
+    exact = [
+        DeliveryServiceChoice(service_id, name)
+        for service_id, name, norm in normalized
+        if norm in fragments
+    ]
+    if exact:
+        return exact
+    return [
+        DeliveryServiceChoice(service_id, name)
+        for service_id, name, norm in normalized
+        if any(fragment in norm for fragment in fragments)
+    ]
