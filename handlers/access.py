@@ -1,0 +1,401 @@
+"""Who may run which command, on which campaign: one pure decision for every command.
+
+Each command declares what it needs in ``COMMAND_RULES`` (the chats it may run in, how its
+campaign is found, the least role, and whether it gives or takes away a role); ``decide`` reads
+that table and answers ``Allowed``, ``Denied`` (with a reason) or ``ChooseCampaign``. Nothing
+here talks to Telegram, storage or the clock: the caller gathers plain facts into an
+``AccessRequest`` (or, for an invite link, an ``InviteView``) and acts on the answer.
+
+People are identified by numeric Telegram user id only, and everything not explicitly allowed
+is denied. ``decide`` checks, in this order:
+
+1. the chat: a channel is ``UNSUPPORTED_CHAT``;
+2. the sender: an anonymous group admin or a missing user id is ``ANONYMOUS``, a bot is
+   ``BOT_SENDER``;
+3. the command: a name missing from ``COMMAND_RULES`` is ``UNKNOWN_COMMAND``;
+4. the chat kind the command allows: ``PRIVATE_ONLY`` / ``GROUP_ONLY``;
+5. the campaign (``GROUP_NOT_BOUND``, ``NOT_MEMBER``, ``ChooseCampaign``) and the sender's role
+   on it (``ROLE_TOO_LOW``);
+6. for ``revoke``, the target (``TARGET_NOT_MEMBER``, ``ROLE_TOO_LOW``, ``LAST_OWNER``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Literal
+
+Role = Literal["owner", "manager", "courier"]
+
+ROLE_RANK: Mapping[Role, int] = MappingProxyType({"courier": 1, "manager": 2, "owner": 3})
+
+
+def role_at_least(role: Role | None, needed: Role) -> bool:
+    """Return True if ``role`` is ``needed`` or higher; no role (None) never suffices."""
+    return role is not None and ROLE_RANK[role] >= ROLE_RANK[needed]
+
+
+class ChatKind(StrEnum):
+    """The kinds of chat the bot tells apart."""
+
+    PRIVATE = "private"
+    GROUP = "group"
+    CHANNEL = "channel"
+
+    @classmethod
+    def from_telegram(cls, chat_type: str) -> ChatKind:
+        """Map a Telegram ``Chat.type``: groups and supergroups are one kind, and anything
+        unknown is treated as a channel so that it is refused."""
+        if chat_type == "private":
+            return cls.PRIVATE
+        if chat_type in ("group", "supergroup"):
+            return cls.GROUP
+        return cls.CHANNEL
+
+
+class DenyReason(StrEnum):
+    """Why a command or an invite was refused; the values are stable keys for reply texts."""
+
+    ANONYMOUS = "anonymous"
+    BOT_SENDER = "bot_sender"
+    UNSUPPORTED_CHAT = "unsupported_chat"
+    PRIVATE_ONLY = "private_only"
+    GROUP_ONLY = "group_only"
+    GROUP_NOT_BOUND = "group_not_bound"
+    NOT_MEMBER = "not_member"
+    ROLE_TOO_LOW = "role_too_low"
+    LAST_OWNER = "last_owner"
+    TARGET_NOT_MEMBER = "target_not_member"
+    UNKNOWN_COMMAND = "unknown_command"
+    INVITE_UNKNOWN = "invite_unknown"
+    INVITE_EXPIRED = "invite_expired"
+    INVITE_USED = "invite_used"
+    ALREADY_MEMBER = "already_member"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The sender of a message.
+
+    ``anonymous`` is set when the message came on behalf of a chat (``sender_chat``), as an
+    anonymous group admin's does; such a sender has no user id the bot could trust.
+    """
+
+    user_id: int | None
+    is_bot: bool = False
+    anonymous: bool = False
+
+
+@dataclass(frozen=True)
+class AccessRequest:
+    """Everything ``decide`` needs to know about one command, as plain values.
+
+    ``memberships`` maps campaign id to the actor's role there. ``bound_campaign`` is the
+    campaign the group chat is bound to (groups only). ``requested_campaign`` is the campaign
+    id the command named, ``default_campaign`` the one the actor chose with ``/use``.
+    ``target_role`` is, for ``invite``/``grant``, the role being given and, for ``revoke``, the
+    target's current role on the campaign (None: not a member). ``owner_count`` is, for
+    ``revoke``, how many owners the campaign has now.
+    """
+
+    actor: Actor
+    chat_kind: ChatKind
+    command: str
+    memberships: Mapping[int, Role] = field(default_factory=dict)
+    bound_campaign: int | None = None
+    requested_campaign: int | None = None
+    default_campaign: int | None = None
+    target_role: Role | None = None
+    owner_count: int = 0
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """The command may run on ``campaign_id`` with the actor's ``role`` there (both None for
+    commands that act on no campaign)."""
+
+    campaign_id: int | None
+    role: Role | None
+
+
+@dataclass(frozen=True)
+class Denied:
+    """The command is refused; ``campaign_id`` names the campaign concerned when one was
+    determined."""
+
+    reason: DenyReason
+    campaign_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ChooseCampaign:
+    """The campaign is ambiguous: ask the actor to pick one of ``campaign_ids`` (ascending)."""
+
+    campaign_ids: tuple[int, ...]
+
+
+Decision = Allowed | Denied | ChooseCampaign
+
+
+class CampaignSource(StrEnum):
+    """How a command finds the campaign it acts on."""
+
+    NONE = "none"
+    """Acts on no campaign (``start``, ``help``, ``connect``)."""
+    ACTIVE = "active"
+    """Group: the bound campaign. Private: the requested one, else the only membership, else
+    the ``/use`` default, else a choice."""
+    EXPLICIT = "explicit"
+    """Group: the bound campaign. Private: the requested one, else a choice; never guessed,
+    because the command changes which campaign is used or removes one."""
+    TO_BIND = "to_bind"
+    """Group: the requested campaign, else the only one the actor has the role for, else a
+    choice; an already bound group also needs that role on the bound campaign."""
+
+
+class TargetCheck(StrEnum):
+    """What a command does to another person's role, which raises the role it needs."""
+
+    NONE = "none"
+    GIVE = "give"
+    """Gives ``target_role``: see ``ROLE_NEEDED_TO_GIVE``."""
+    REVOKE = "revoke"
+    """Takes the target's role away: only from a member, only below the actor's own rank
+    unless the actor is an owner, and never from the last owner."""
+
+
+ROLE_NEEDED_TO_GIVE: Mapping[Role, Role] = MappingProxyType(
+    {"courier": "manager", "manager": "owner", "owner": "owner"}
+)
+"""The least role that may give each role. Giving an unnamed role (None) needs an owner."""
+
+_ANY_CHAT = frozenset({ChatKind.PRIVATE, ChatKind.GROUP})
+_PRIVATE = frozenset({ChatKind.PRIVATE})
+_GROUP = frozenset({ChatKind.GROUP})
+
+
+@dataclass(frozen=True)
+class CommandRule:
+    """What one command needs. Raises ValueError if the rule is inconsistent: a command on a
+    campaign must name its least role, one on no campaign must not, and channels are never
+    allowed."""
+
+    chats: frozenset[ChatKind]
+    campaign: CampaignSource
+    min_role: Role | None
+    target: TargetCheck = TargetCheck.NONE
+
+    def __post_init__(self) -> None:
+        if not self.chats or ChatKind.CHANNEL in self.chats:
+            raise ValueError("a command must run in private or group chats only")
+        if (self.campaign is CampaignSource.NONE) != (self.min_role is None):
+            raise ValueError("min_role must be set exactly when the command needs a campaign")
+        if self.target is not TargetCheck.NONE and self.campaign is CampaignSource.NONE:
+            raise ValueError("a command that changes roles needs a campaign")
+
+    @property
+    def needs_campaign(self) -> bool:
+        """True if the command acts on a campaign."""
+        return self.campaign is not CampaignSource.NONE
+
+
+COMMAND_RULES: Mapping[str, CommandRule] = MappingProxyType(
+    {
+        "start": CommandRule(_ANY_CHAT, CampaignSource.NONE, None),
+        "help": CommandRule(_ANY_CHAT, CampaignSource.NONE, None),
+        # The Market API key is the proof of authority, and keys are accepted in private only.
+        "connect": CommandRule(_PRIVATE, CampaignSource.NONE, None),
+        "use": CommandRule(_PRIVATE, CampaignSource.EXPLICIT, "courier"),
+        "track": CommandRule(_ANY_CHAT, CampaignSource.ACTIVE, "courier"),
+        "move": CommandRule(_ANY_CHAT, CampaignSource.ACTIVE, "courier"),
+        "members": CommandRule(_ANY_CHAT, CampaignSource.ACTIVE, "manager"),
+        "log": CommandRule(_ANY_CHAT, CampaignSource.ACTIVE, "manager"),
+        "invite": CommandRule(_PRIVATE, CampaignSource.ACTIVE, "manager", TargetCheck.GIVE),
+        "grant": CommandRule(_GROUP, CampaignSource.ACTIVE, "owner", TargetCheck.GIVE),
+        "revoke": CommandRule(_ANY_CHAT, CampaignSource.ACTIVE, "manager", TargetCheck.REVOKE),
+        "bind": CommandRule(_GROUP, CampaignSource.TO_BIND, "owner"),
+        "unbind": CommandRule(_GROUP, CampaignSource.ACTIVE, "owner"),
+        "disconnect": CommandRule(_PRIVATE, CampaignSource.EXPLICIT, "owner"),
+    }
+)
+
+
+def decide(req: AccessRequest) -> Decision:
+    """Decide whether ``req.actor`` may run ``req.command`` here, and on which campaign.
+
+    Returns ``Allowed`` with the campaign and the actor's role on it, ``Denied`` with the first
+    reason that applies (see the module docstring for the order), or ``ChooseCampaign`` when a
+    private command could act on several campaigns. ``req.command`` is the bare command name.
+
+    For ``revoke`` the target's role depends on the campaign, which may not be known before
+    the call: call with ``target_role=None`` first; ``Denied(TARGET_NOT_MEMBER, campaign_id=c)``
+    then names the resolved campaign, so look the target up on ``c`` and call again with
+    ``requested_campaign=c`` (it resolves to the same campaign).
+    """
+    if req.chat_kind is ChatKind.CHANNEL:
+        return Denied(DenyReason.UNSUPPORTED_CHAT)
+    actor_refusal = _refuse_actor(req.actor)
+    if actor_refusal is not None:
+        return actor_refusal
+    rule = COMMAND_RULES.get(req.command)
+    if rule is None:
+        return Denied(DenyReason.UNKNOWN_COMMAND)
+    if req.chat_kind not in rule.chats:
+        if ChatKind.GROUP in rule.chats:
+            return Denied(DenyReason.GROUP_ONLY)
+        return Denied(DenyReason.PRIVATE_ONLY)
+    if rule.min_role is None:
+        return Allowed(campaign_id=None, role=None)
+
+    needed = _needed_role(rule, rule.min_role, req.target_role)
+    found = _find_campaign(req, rule.campaign, needed)
+    if not isinstance(found, int):
+        return found
+    role = req.memberships.get(found)
+    if role is None:
+        return Denied(DenyReason.NOT_MEMBER, found)
+    if not role_at_least(role, needed):
+        return Denied(DenyReason.ROLE_TOO_LOW, found)
+    if rule.campaign is CampaignSource.TO_BIND:
+        bound = req.bound_campaign
+        if bound is not None and not role_at_least(req.memberships.get(bound), needed):
+            return Denied(DenyReason.ROLE_TOO_LOW, bound)
+    if rule.target is TargetCheck.REVOKE:
+        refusal = _refuse_revoke(req, found, role)
+        if refusal is not None:
+            return refusal
+    return Allowed(campaign_id=found, role=role)
+
+
+def _refuse_actor(actor: Actor) -> Denied | None:
+    """Refuse senders that cannot be identified as one person, or that are bots."""
+    if actor.anonymous or actor.user_id is None:
+        return Denied(DenyReason.ANONYMOUS)
+    if actor.is_bot:
+        return Denied(DenyReason.BOT_SENDER)
+    return None
+
+
+def _needed_role(rule: CommandRule, min_role: Role, target_role: Role | None) -> Role:
+    """The least role the actor needs: the rule's, raised to what giving the target role takes."""
+    if rule.target is not TargetCheck.GIVE:
+        return min_role
+    # An unnamed role could be anything, so only the highest role may give it.
+    to_give: Role = "owner" if target_role is None else ROLE_NEEDED_TO_GIVE[target_role]
+    return to_give if ROLE_RANK[to_give] > ROLE_RANK[min_role] else min_role
+
+
+def _find_campaign(
+    req: AccessRequest, source: CampaignSource, needed: Role
+) -> int | Denied | ChooseCampaign:
+    """The campaign the command acts on, before the role on it is checked."""
+    if source is CampaignSource.TO_BIND:
+        return _find_campaign_to_bind(req, needed)
+    if req.chat_kind is ChatKind.GROUP:
+        # In a group the binding decides; a campaign id typed into the command does not.
+        if req.bound_campaign is None:
+            return Denied(DenyReason.GROUP_NOT_BOUND)
+        return req.bound_campaign
+    if req.requested_campaign is not None:
+        return req.requested_campaign
+    if not req.memberships:
+        return Denied(DenyReason.NOT_MEMBER)
+    if source is CampaignSource.ACTIVE:
+        if len(req.memberships) == 1:
+            return next(iter(req.memberships))
+        if req.default_campaign is not None and req.default_campaign in req.memberships:
+            return req.default_campaign
+    return _choose(req.memberships, needed)
+
+
+def _find_campaign_to_bind(req: AccessRequest, needed: Role) -> int | Denied | ChooseCampaign:
+    """The campaign ``bind`` binds: the requested one, else the only one the actor may bind,
+    else a choice; an already bound group the actor may not rebind is refused before a choice
+    is offered, since every choice would be refused."""
+    if req.requested_campaign is not None:
+        return req.requested_campaign
+    if not req.memberships:
+        return Denied(DenyReason.NOT_MEMBER)
+    eligible = _eligible(req.memberships, needed)
+    if len(eligible) == 1:
+        return eligible[0]
+    bound = req.bound_campaign
+    if eligible and bound is not None and not role_at_least(req.memberships.get(bound), needed):
+        return Denied(DenyReason.ROLE_TOO_LOW, bound)
+    return _choose(req.memberships, needed)
+
+
+def _eligible(memberships: Mapping[int, Role], needed: Role) -> tuple[int, ...]:
+    """The campaigns where the role suffices, ascending."""
+    return tuple(sorted(cid for cid, role in memberships.items() if role_at_least(role, needed)))
+
+
+def _choose(memberships: Mapping[int, Role], needed: Role) -> Denied | ChooseCampaign:
+    """Offer the campaigns where the role suffices; refuse if there are none."""
+    if not memberships:
+        return Denied(DenyReason.NOT_MEMBER)
+    eligible = _eligible(memberships, needed)
+    if not eligible:
+        return Denied(DenyReason.ROLE_TOO_LOW)
+    return ChooseCampaign(eligible)
+
+
+def _refuse_revoke(req: AccessRequest, campaign_id: int, role: Role) -> Denied | None:
+    """Refuse taking ``req.target_role`` away on ``campaign_id`` from an actor with ``role``."""
+    target = req.target_role
+    if target is None:
+        return Denied(DenyReason.TARGET_NOT_MEMBER, campaign_id)
+    # Owners may revoke anyone; everyone else only people strictly below their own rank.
+    if role != "owner" and ROLE_RANK[target] >= ROLE_RANK[role]:
+        return Denied(DenyReason.ROLE_TOO_LOW, campaign_id)
+    if target == "owner" and req.owner_count <= 1:
+        return Denied(DenyReason.LAST_OWNER, campaign_id)
+    return None
+
+
+@dataclass(frozen=True)
+class InviteView:
+    """The facts of one invite code: what it grants, until when, and who used it (if anyone)."""
+
+    campaign_id: int
+    role: Role
+    expires_at: datetime
+    used_by: int | None
+
+
+def check_invite(
+    invite: InviteView | None,
+    *,
+    actor: Actor,
+    chat_kind: ChatKind,
+    memberships: Mapping[int, Role],
+    now: datetime,
+) -> Allowed | Denied:
+    """Decide whether ``actor`` may accept ``invite`` (None: no such code) at ``now``.
+
+    Returns ``Allowed(invite.campaign_id, invite.role)``, or ``Denied`` with the first of:
+    ``INVITE_UNKNOWN``, ``INVITE_USED`` (by anyone, the actor included), ``INVITE_EXPIRED``
+    (``now >= expires_at``), ``PRIVATE_ONLY``, ``ANONYMOUS``/``BOT_SENDER``, ``ALREADY_MEMBER``
+    (the actor already has the invite's role or higher; a lower role is upgraded).
+    ``memberships`` maps campaign id to the actor's role. Raises ValueError if ``now`` or
+    ``expires_at`` is naive, since comparing local times across a clock change is wrong.
+    """
+    if invite is None:
+        return Denied(DenyReason.INVITE_UNKNOWN)
+    if now.tzinfo is None or invite.expires_at.tzinfo is None:
+        raise ValueError("invite times must be timezone-aware")
+    if invite.used_by is not None:
+        return Denied(DenyReason.INVITE_USED, invite.campaign_id)
+    if now >= invite.expires_at:
+        return Denied(DenyReason.INVITE_EXPIRED, invite.campaign_id)
+    if chat_kind is not ChatKind.PRIVATE:
+        return Denied(DenyReason.PRIVATE_ONLY, invite.campaign_id)
+    actor_refusal = _refuse_actor(actor)
+    if actor_refusal is not None:
+        return actor_refusal
+    if role_at_least(memberships.get(invite.campaign_id), invite.role):
+        return Denied(DenyReason.ALREADY_MEMBER, invite.campaign_id)
+    return Allowed(campaign_id=invite.campaign_id, role=invite.role)
