@@ -1,0 +1,252 @@
+"""Plain-language explanations of why Market did not take a /track or /move, and what to do.
+
+Pure: plain values in, text out; no Telegram, no I/O, no clock. The words live in
+``handlers.texts_errors``; this module only chooses them, from the command, the error's class,
+its HTTP status and Market's own message.
+
+Every answer ends with one line of Market's own words, verbatim ("Market said: …" /
+"Ответ Маркета: …"), or, when Market gave none (no HTTP answer, or our own hourly budget kept us
+from asking), a line that says so plainly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import Literal
+
+from bot.market.errors import (
+    DeliveryDateRejected,
+    HourlyBudgetExhausted,
+    MarketAPIError,
+    MarketBadRequest,
+    MarketError,
+    MarketForbidden,
+    MarketNotFound,
+    MarketRateLimited,
+    MarketTimeoutError,
+    MarketTransportError,
+    MarketUnauthorized,
+    OrderStateConflict,
+    parse_http_date,
+)
+from handlers.texts_errors import (
+    ERRORS_EN,
+    ERRORS_RU,
+    STATUS_EN,
+    STATUS_RU,
+    SUBSTATUS_EN,
+    SUBSTATUS_RU,
+)
+
+Lang = Literal["ru", "en"]
+Command = Literal["track", "move"]
+
+ALLOWED_STATUSES: dict[Command, tuple[str, ...]] = {
+    "track": ("PROCESSING", "DELIVERY", "PICKUP"),
+    "move": ("PROCESSING", "DELIVERY"),
+}
+
+_ERRORS: dict[Lang, dict[str, str]] = {"en": ERRORS_EN, "ru": ERRORS_RU}
+_STATUS: dict[Lang, dict[str, str]] = {"en": STATUS_EN, "ru": STATUS_RU}
+_SUBSTATUS: dict[Lang, dict[str, str]] = {"en": SUBSTATUS_EN, "ru": SUBSTATUS_RU}
+
+# Market's 403 messages, matched on lower-cased text, first match wins. Order matters: the
+# "API … disabled" family is told apart by its tail before the generic checks run.
+_FORBIDDEN_MARKERS: tuple[tuple[str, str], ...] = (
+    ("does not have any of the scopes", "forbidden_scope"),
+    ("disabled due to inactivity", "forbidden_inactive"),
+    ("manually disabled", "forbidden_manual"),
+    ("no active contracts", "forbidden_contracts"),
+    ("no placement program", "forbidden_placement"),
+    ("only disabled partners", "forbidden_business"),
+    ("deprecated", "forbidden_deprecated"),
+    ("user account is disabled", "forbidden_account_disabled"),
+    ("yandex go", "forbidden_go"),
+    ("oauth", "forbidden_credentials"),
+    ("client id is invalid", "forbidden_credentials"),
+    ("scope is invalid", "forbidden_credentials"),
+    ("access denied", "forbidden_denied"),
+)
+
+
+def status_words(status: str, lang: Lang) -> str:
+    """An order status in words ("PROCESSING" → "being processed"); an unknown one as is."""
+    return _STATUS[lang].get(status.upper(), status)
+
+
+def substatus_words(substatus: str, lang: Lang) -> str:
+    """An order substatus in words ("USER_CHANGED_MIND" → "the buyer changed their mind");
+    an unknown one as is."""
+    return _SUBSTATUS[lang].get(substatus.upper(), substatus)
+
+
+def explain(
+    command: Command,
+    error: MarketError,
+    lang: Lang,
+    *,
+    tz: tzinfo,
+    order_id: int | None = None,
+    campaign_id: int | None = None,
+    final: bool = True,
+    retry_at: datetime | None = None,
+) -> str:
+    """Why ``command`` failed with ``error`` and what to do next, in ``lang``, as plain text.
+
+    ``final`` says whether the command has been given up on (its deadline passed or the error
+    is permanent); while it is False a transient error is explained as "saved, will be retried
+    at HH:MM" with the time in ``tz``. That time is ``retry_at`` when given (the caller's own
+    schedule), else the one the error carries (Market's ``X-RateLimit-Resource-Until``, an
+    HTTP-date ``Retry-After``, or our hourly budget's end); without any, "shortly".
+
+    The last line is always Market's own message verbatim, after a language-specific prefix, or
+    a plain statement that there is none.
+    """
+    texts = _ERRORS[lang]
+    order = _order_ref(texts, order_id, error)
+    body = _body(command, error, lang, tz, order, campaign_id, final, retry_at)
+    body = body[:1].upper() + body[1:]
+    return f"{body}\n{_last_line(texts, error)}"
+
+
+def _body(
+    command: Command,
+    error: MarketError,
+    lang: Lang,
+    tz: tzinfo,
+    order: str,
+    campaign_id: int | None,
+    final: bool,
+    retry_at: datetime | None,
+) -> str:
+    texts = _ERRORS[lang]
+    if error.transient:
+        return _transient(texts, error, tz, final, retry_at)
+    if isinstance(error, OrderStateConflict):
+        return _state_conflict(command, error, lang, order)
+    if isinstance(error, DeliveryDateRejected):
+        return _date_rejected(texts, error, order)
+    if not isinstance(error, MarketAPIError):
+        return texts["unexpected"]
+    lowered = error.message.lower()
+    if isinstance(error, MarketBadRequest):
+        if "campaign type is not allowed" in lowered:
+            return texts["bad_request_campaign_type"]
+        return texts[f"bad_request_{command}"]
+    if isinstance(error, MarketNotFound):
+        if "campaign not found" in lowered:
+            ref = (
+                texts["campaign_ref"].format(campaign_id=campaign_id)
+                if campaign_id is not None
+                else texts["campaign_ref_unknown"]
+            )
+            return texts["not_found_campaign"].format(campaign=ref)
+        if "has no order" in lowered or "order not found" in lowered:
+            return texts["not_found_order"].format(order=order)
+        return texts["not_found_other"].format(order=order)
+    if isinstance(error, MarketUnauthorized):
+        if "revoked" in lowered:
+            return texts["unauthorized_revoked"]
+        if "not specified" in lowered:
+            return texts["unauthorized_missing"]
+        return texts["unauthorized_invalid"]
+    if isinstance(error, MarketForbidden):
+        for marker, key in _FORBIDDEN_MARKERS:
+            if marker in lowered:
+                return texts[key]
+        return texts["forbidden_other"]
+    return texts["other_api"].format(status=error.status)
+
+
+def _transient(
+    texts: dict[str, str],
+    error: MarketError,
+    tz: tzinfo,
+    final: bool,
+    retry_at: datetime | None,
+) -> str:
+    why: str
+    gave_up: str
+    known_at: datetime | None = None
+    if isinstance(error, MarketRateLimited):
+        why = {"parallel": "busy_parallel", "hourly": "busy_hourly"}.get(error.kind, "busy")
+        gave_up = "gave_up_busy"
+        known_at = error.retry_at or _retry_after(error)
+    elif isinstance(error, HourlyBudgetExhausted):
+        why, gave_up, known_at = "budget", "gave_up_budget", error.retry_at
+    elif isinstance(error, MarketTimeoutError):
+        why, gave_up = "timeout", "gave_up_timeout"
+    elif isinstance(error, MarketTransportError):
+        why, gave_up = "network", "gave_up_network"
+    else:
+        # Market's 5xx, and any other error that says a retry can succeed.
+        why, gave_up = "failing", "gave_up_failing"
+        if isinstance(error, MarketAPIError):
+            known_at = _retry_after(error)
+    if final:
+        return texts[gave_up]
+    status = error.status if isinstance(error, MarketAPIError) else 0
+    reason = texts[why].format(status=status)
+    when = retry_at or known_at
+    if when is None:
+        return f"{reason} {texts['retry_soon']}"
+    local = when.astimezone(tz).strftime("%H:%M")
+    return f"{reason} {texts['retry_at'].format(time=local)}"
+
+
+def _retry_after(error: MarketAPIError) -> datetime | None:
+    """Retry-After as an HTTP date; the delta-seconds form needs a clock, so it is left out."""
+    value = next((v for k, v in error.headers.items() if k.lower() == "retry-after"), None)
+    if value is None or value.strip().isdigit():
+        return None
+    return parse_http_date(value)
+
+
+def _state_conflict(command: Command, error: OrderStateConflict, lang: Lang, order: str) -> str:
+    texts = _ERRORS[lang]
+    allowed_codes = ALLOWED_STATUSES[command]
+    allowed = _or_list(texts, [status_words(code, lang) for code in allowed_codes])
+    if not error.order_status:
+        return texts[f"state_unknown_{command}"].format(order=order, allowed=allowed)
+    state = status_words(error.order_status, lang)
+    substatus = error.order_substatus
+    if substatus and substatus != "UNKNOWN":
+        state = f"{state} ({substatus_words(substatus, lang)})"
+    # Market can refuse in an allowed status too (at some substatus); then "it can be done
+    # only while …" would contradict the status just named.
+    kind = "stage" if error.order_status in allowed_codes else "conflict"
+    return texts[f"state_{kind}_{command}"].format(order=order, state=state, allowed=allowed)
+
+
+def _date_rejected(texts: dict[str, str], error: DeliveryDateRejected, order: str) -> str:
+    if error.kind == "same_date":
+        return texts["date_same"].format(order=order)
+    key = "date_days_limit" if error.kind == "days_limit" else "date_edits_limit"
+    if error.limit is None:
+        return texts[f"{key}_unknown"].format(order=order)
+    return texts[key].format(order=order, limit=error.limit)
+
+
+def _or_list(texts: dict[str, str], items: list[str]) -> str:
+    if len(items) < 2:
+        return "".join(items)
+    return texts["list_or"].format(head=", ".join(items[:-1]), last=items[-1])
+
+
+def _order_ref(texts: dict[str, str], order_id: int | None, error: MarketError) -> str:
+    if order_id is not None:
+        return texts["order_ref"].format(order_id=order_id)
+    # Market names the order in a state conflict; it is the best we have without the caller's.
+    if isinstance(error, OrderStateConflict) and error.order_id.isdigit():
+        return texts["order_ref"].format(order_id=error.order_id)
+    return texts["order_ref_unknown"]
+
+
+def _last_line(texts: dict[str, str], error: MarketError) -> str:
+    if isinstance(error, MarketAPIError):
+        return texts["market_said"].format(message=error.message)
+    if isinstance(error, HourlyBudgetExhausted):
+        return texts["no_reply_budget"]
+    if isinstance(error, MarketTransportError):
+        return texts["no_reply_transport"]
+    return texts["no_reply_other"]
