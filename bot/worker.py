@@ -1,0 +1,310 @@
+"""The one runner of /track and /move: durable, retrying, within Market's limits.
+
+Every accepted message is stored as a batch of operations *before* Market is called
+(queued → running → done | retrying | failed). One loop picks due operations, never more than
+the parallel limit per campaign at once; transient failures (420, 5xx, network, timeout, our own
+hourly budget) are retried with exponential backoff and jitter, never before Market's
+``X-RateLimit-Resource-Until``, until the operation's deadline; permanent ones fail at once.
+The person gets one answer per message through the ``Reporter``: the result itself when Market
+answers within ``quick_answer`` seconds, otherwise a progress message that is edited into the
+result. After a crash, ``start`` resumes interrupted operations and reports finished batches
+whose answer was never sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlite_utils import Database
+
+from bot.market.client import MarketClient
+from bot.market.errors import HourlyBudgetExhausted, MarketError, MarketRateLimited
+from bot.market.limits import utcnow
+from handlers.context import BatchRequest
+from storage import campaigns, operations
+from storage.operations import TERMINAL, BatchRow, OperationRow
+from storage.secrets import KeyBox, SecretKeyError
+
+log = logging.getLogger(__name__)
+
+
+class Reporter(Protocol):
+    async def progress(self, batch: BatchRow, ops: list[OperationRow]) -> None:
+        """Show (or update) the progress answer of a batch that is taking a while."""
+
+    async def final(self, batch: BatchRow, ops: list[OperationRow]) -> None:
+        """Send the final answer of a batch whose operations are all done or failed."""
+
+
+class Worker:
+    """Executes stored operations; implements ``handlers.context.OperationSubmitter``."""
+
+    def __init__(
+        self,
+        db: Database,
+        market: MarketClient,
+        keybox: KeyBox,
+        reporter: Reporter,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        parallel_limit: int = 4,
+        deadline: timedelta = timedelta(hours=24),
+        retry_base: float = 2.0,
+        retry_cap: float = 600.0,
+        quick_answer: float = 1.0,
+        max_tasks: int = 64,
+    ) -> None:
+        self.db = db
+        self.market = market
+        self.keybox = keybox
+        self.reporter = reporter
+        self.clock = clock
+        self.parallel_limit = parallel_limit
+        self.deadline = deadline
+        self.retry_base = retry_base
+        self.retry_cap = retry_cap
+        self.quick_answer = quick_answer
+        self.max_tasks = max_tasks
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._loop_task: asyncio.Task[None] | None = None
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._in_flight: dict[int, int] = {}
+        self._timers: set[asyncio.Task[None]] = set()
+        self._batch_locks: dict[str, asyncio.Lock] = {}
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Resume what a previous run left unfinished, then start the loop."""
+        now = self.clock()
+        resumed = operations.resume_interrupted(self.db, now)
+        if resumed:
+            log.info("resuming %d interrupted operations", resumed)
+        for batch in operations.finished_unreported(self.db):
+            await self._report_final(batch.id)
+        for batch in operations.open_batches(self.db):
+            self._schedule_progress(batch.id, 0.0)
+        self._loop_task = asyncio.create_task(self._loop(), name="worker-loop")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop taking work; let Market calls in flight finish within ``grace`` seconds.
+
+        Whatever is still running then stays stored and resumes on the next start.
+        """
+        self._stopping = True
+        self._wake.set()
+        if self._loop_task is not None:
+            await self._loop_task
+        pending = list(self._tasks.values())
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=grace)
+            for task in still:
+                task.cancel()
+            for task in still:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        for timer in list(self._timers):
+            timer.cancel()
+        if self._timers:
+            await asyncio.gather(*self._timers, return_exceptions=True)
+        operations.resume_interrupted(self.db, self.clock())
+
+    # --- submitting ---------------------------------------------------------------------------
+
+    async def submit(self, batch: BatchRequest) -> bool:
+        now = self.clock()
+        row, created = operations.create_batch(
+            self.db,
+            chat_id=batch.chat_id,
+            message_id=batch.message_id,
+            thread_id=batch.thread_id,
+            user_id=batch.user_id,
+            language=batch.language,
+            command=batch.command,
+            operations=list(batch.operations),
+            now=now,
+            deadline_at=now + self.deadline,
+            progress_message_id=batch.progress_message_id,
+        )
+        if not created:
+            log.info("batch %s was already accepted; ignoring the repeat", row.id)
+            return False
+        self._schedule_progress(row.id, self.quick_answer)
+        self._wake.set()
+        return True
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            waiting_for_slot = self._fill()
+            timeout: float | None = None
+            if not waiting_for_slot:
+                next_at = operations.next_due_at(self.db)
+                if next_at is not None:
+                    timeout = max(0.0, min(60.0, (next_at - self.clock()).total_seconds()))
+                else:
+                    timeout = 60.0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def _fill(self) -> bool:
+        """Start due operations while slots are free; True if some had to wait for a slot."""
+        if len(self._tasks) >= self.max_tasks:
+            return True
+        due = operations.due_operations(
+            self.db, self.clock(), limit=self.max_tasks * 4, exclude=tuple(self._tasks)
+        )
+        waiting = False
+        for op in due:
+            if len(self._tasks) >= self.max_tasks:
+                return True
+            if self._in_flight.get(op.campaign_id, 0) >= self.parallel_limit:
+                waiting = True
+                continue
+            self._in_flight[op.campaign_id] = self._in_flight.get(op.campaign_id, 0) + 1
+            operations.mark_running(self.db, op.id, self.clock())
+            self._tasks[op.id] = asyncio.create_task(self._run(op), name=f"op-{op.id}")
+        return waiting
+
+    async def _run(self, op: OperationRow) -> None:
+        try:
+            await self._execute(op)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("operation %s failed unexpectedly", op.id)
+            operations.mark_failed(self.db, op.id, self.clock(), {"type": "internal"})
+        finally:
+            self._tasks.pop(op.id, None)
+            self._in_flight[op.campaign_id] = max(0, self._in_flight.get(op.campaign_id, 1) - 1)
+            self._wake.set()
+        await self._after(op)
+
+    async def _execute(self, op: OperationRow) -> None:
+        payload = op.payload
+        if op.kind not in ("track", "move"):
+            operations.mark_failed(self.db, op.id, self.clock(), {"type": "invalid"})
+            return
+        campaign = campaigns.get_campaign(self.db, op.campaign_id)
+        if campaign is None:
+            operations.mark_failed(self.db, op.id, self.clock(), {"type": "no_campaign"})
+            return
+        try:
+            api_key = self.keybox.decrypt(campaign.api_key_cipher)
+        except SecretKeyError:
+            operations.mark_failed(self.db, op.id, self.clock(), {"type": "no_campaign"})
+            return
+        try:
+            if op.kind == "track":
+                await self.market.set_order_delivery_track_code(
+                    api_key,
+                    op.campaign_id,
+                    int(payload["order_id"]),
+                    str(payload["track_code"]),
+                    int(payload["delivery_service_id"]),
+                )
+            else:
+                await self.market.set_order_delivery_date(
+                    api_key,
+                    op.campaign_id,
+                    int(payload["order_id"]),
+                    date.fromisoformat(str(payload["to_date"])),
+                    payload["reason"],
+                )
+        except MarketError as exc:
+            self._failed_attempt(op, exc)
+            return
+        operations.mark_done(self.db, op.id, self.clock())
+
+    def _failed_attempt(self, op: OperationRow, exc: MarketError) -> None:
+        now = self.clock()
+        record: dict[str, Any] = exc.to_record()
+        if not exc.transient:
+            log.info("operation %s failed for good: %s", op.id, exc)
+            operations.mark_failed(self.db, op.id, now, record)
+            return
+        next_at = self._next_attempt(op.attempts + 1, exc, now)
+        if next_at >= op.deadline_at:
+            log.info("operation %s gave up at its deadline: %s", op.id, exc)
+            record["gave_up"] = True
+            operations.mark_failed(self.db, op.id, now, record)
+            return
+        record["retry_at"] = next_at.isoformat()
+        log.info("operation %s will retry at %s: %s", op.id, next_at.isoformat(), exc)
+        operations.mark_retrying(self.db, op.id, now, next_attempt_at=next_at, error=record)
+
+    def _next_attempt(self, attempts: int, exc: MarketError, now: datetime) -> datetime:
+        """Exponential backoff with jitter; never before the time Market or the budget named."""
+        backoff = min(self.retry_cap, self.retry_base * 2 ** max(0, attempts - 1))
+        delay = timedelta(seconds=backoff * random.uniform(0.5, 1.0))
+        not_before: datetime | None = None
+        if isinstance(exc, (MarketRateLimited, HourlyBudgetExhausted)):
+            not_before = exc.retry_at
+        if not_before is not None:
+            # A little jitter after the named time so that waiting calls do not all fire at once.
+            jitter = timedelta(seconds=random.uniform(0.0, min(1.0, self.retry_base)))
+            return max(not_before + jitter, now + timedelta(milliseconds=50))
+        return now + delay
+
+    async def _after(self, op: OperationRow) -> None:
+        """Report the batch when its last operation ended, or show that it is waiting."""
+        ops = operations.batch_operations(self.db, op.batch_id)
+        if all(o.status in TERMINAL for o in ops):
+            await self._report_final(op.batch_id)
+            return
+        batch = operations.get_batch(self.db, op.batch_id)
+        if batch is not None and batch.progress_message_id is not None:
+            changed = next((o for o in ops if o.id == op.id), None)
+            if changed is not None and changed.status == "retrying":
+                await self._report_progress(op.batch_id)
+
+    # --- answers ------------------------------------------------------------------------------
+
+    def _lock(self, batch_id: str) -> asyncio.Lock:
+        return self._batch_locks.setdefault(batch_id, asyncio.Lock())
+
+    def _schedule_progress(self, batch_id: str, delay: float) -> None:
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            await self._report_progress(batch_id)
+
+        timer = asyncio.create_task(later(), name=f"progress-{batch_id}")
+        self._timers.add(timer)
+        timer.add_done_callback(self._timers.discard)
+
+    async def _report_progress(self, batch_id: str) -> None:
+        async with self._lock(batch_id):
+            batch = operations.get_batch(self.db, batch_id)
+            if batch is None or batch.reported:
+                return
+            ops = operations.batch_operations(self.db, batch_id)
+            if all(o.status in TERMINAL for o in ops):
+                return
+            try:
+                await self.reporter.progress(batch, ops)
+            except Exception:
+                log.exception("progress answer for %s failed", batch_id)
+
+    async def _report_final(self, batch_id: str) -> None:
+        async with self._lock(batch_id):
+            batch = operations.get_batch(self.db, batch_id)
+            if batch is None or batch.reported:
+                return
+            ops = operations.batch_operations(self.db, batch_id)
+            try:
+                await self.reporter.final(batch, ops)
+            except Exception:
+                # Left unreported: the next start tries again rather than losing the answer.
+                log.exception("final answer for %s failed", batch_id)
+                return
+            operations.mark_reported(self.db, batch_id)
+        self._batch_locks.pop(batch_id, None)

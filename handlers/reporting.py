@@ -1,0 +1,142 @@
+"""The runner's answers in Telegram: progress while Market is slow, then one final result.
+
+``TelegramReporter`` implements ``bot.worker.Reporter``: it turns stored operations into text
+(success with the order, what was set and the shop; failures explained by ``explain``) and sends
+or edits the one answer of each message.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, tzinfo
+from typing import Any
+
+from sqlite_utils import Database
+from telegram import Bot
+
+from bot.market.errors import MarketError, MarketTimeoutError, error_from_record
+from handlers.explain import explain
+from handlers.guard import shop_name
+from handlers.messaging import edit_text, send_text
+from handlers.texts import Lang, format_day, t
+from storage import campaigns, operations
+from storage.operations import BatchRow, OperationRow
+
+
+def _lang(batch: BatchRow) -> Lang:
+    return "ru" if batch.language == "ru" else "en"
+
+
+class TelegramReporter:
+    def __init__(self, bot: Bot, db: Database, tz: tzinfo) -> None:
+        self.bot = bot
+        self.db = db
+        self.tz = tz
+
+    async def progress(self, batch: BatchRow, ops: list[OperationRow]) -> None:
+        text = progress_text(batch, ops, self.tz)
+        if batch.progress_message_id is not None and await edit_text(
+            self.bot, batch.chat_id, batch.progress_message_id, text
+        ):
+            return
+        sent = await self._send(batch, text)
+        if sent is not None:
+            operations.set_progress_message(self.db, batch.id, sent)
+
+    async def final(self, batch: BatchRow, ops: list[OperationRow]) -> None:
+        text = final_text(batch, ops, self.db, self.tz)
+        if batch.progress_message_id is not None and await edit_text(
+            self.bot, batch.chat_id, batch.progress_message_id, text
+        ):
+            return
+        if await self._send(batch, text) is None:
+            raise RuntimeError("Telegram did not take the final answer")
+
+    async def _send(self, batch: BatchRow, text: str) -> int | None:
+        message = await send_text(
+            self.bot,
+            batch.chat_id,
+            text,
+            reply_to=batch.message_id,
+            thread_id=batch.thread_id,
+        )
+        return message.message_id if message else None
+
+
+def progress_text(batch: BatchRow, ops: list[OperationRow], tz: tzinfo) -> str:
+    lang = _lang(batch)
+    waiting = [o for o in ops if o.status == "retrying"]
+    if waiting:
+        when = min(o.next_attempt_at for o in waiting).astimezone(tz).strftime("%H:%M")
+        budget = any((o.error or {}).get("type") == "HourlyBudgetExhausted" for o in waiting)
+        return t(lang, "progress.waiting_budget" if budget else "progress.retrying", time=when)
+    if len(ops) > 1:
+        done = sum(1 for o in ops if o.status in operations.TERMINAL)
+        return t(lang, "progress.batch", done=done, total=len(ops))
+    return t(lang, "progress.sending")
+
+
+def _error(op: OperationRow) -> MarketError:
+    record = op.error or {}
+    return error_from_record(record) if record.get("type") else MarketTimeoutError("unknown")
+
+
+def operation_text(op: OperationRow, lang: Lang, tz: tzinfo, shop: str) -> str:
+    """One operation's outcome: what was set, or why not and what to do."""
+    payload: dict[str, Any] = op.payload
+    if op.status == "done":
+        if op.kind == "track":
+            return t(
+                lang,
+                "result.track_ok",
+                order_id=payload["order_id"],
+                track_code=payload["track_code"],
+                service=payload.get("service_name") or payload["delivery_service_id"],
+                shop=shop,
+            )
+        reason = "user" if payload["reason"] == "USER_MOVED_DELIVERY_DATES" else "partner"
+        return t(
+            lang,
+            "result.move_ok",
+            order_id=payload["order_id"],
+            date=format_day(date.fromisoformat(payload["to_date"]), lang),
+            reason=t(lang, f"reason.{reason}_short"),
+            shop=shop,
+        )
+    if op.kind not in ("track", "move"):
+        return t(lang, "result.invalid", explanation=payload.get("text", ""))
+    record = op.error or {}
+    if record.get("type") in ("no_campaign", "internal"):
+        explanation = t(lang, "error.internal")
+    else:
+        explanation = explain(
+            "track" if op.kind == "track" else "move",
+            _error(op),
+            lang,
+            tz=tz,
+            order_id=int(payload["order_id"]),
+            campaign_id=op.campaign_id,
+            final=op.status == "failed",
+            retry_at=(
+                datetime.fromisoformat(record["retry_at"]) if record.get("retry_at") else None
+            ),
+        )
+    return t(lang, "result.failed", order_id=payload["order_id"], explanation=explanation)
+
+
+def final_text(batch: BatchRow, ops: list[OperationRow], db: Database, tz: tzinfo) -> str:
+    lang = _lang(batch)
+    campaign_ids = {o.campaign_id for o in ops}
+    rows = campaigns.get_campaigns(db, campaign_ids)
+    shop = ", ".join(shop_name(rows.get(cid), cid) for cid in sorted(campaign_ids))
+    if len(ops) == 1:
+        return operation_text(ops[0], lang, tz, shop)
+    done = [o for o in ops if o.status == "done"]
+    failed = [o for o in ops if o.status != "done"]
+    icon = "✅" if not failed else ("⚠️" if done else "❌")
+    lines = [t(lang, "summary.title", icon=icon, done=len(done), total=len(ops), shop=shop)]
+    if failed:
+        lines.append(t(lang, "summary.failed_title"))
+        for op in failed:
+            text = " ".join(operation_text(op, lang, tz, "").split())
+            lines.append(t(lang, "summary.line", line=op.line_no, text=text))
+    return "\n".join(lines)
