@@ -1,0 +1,376 @@
+"""Durable command execution: batches of operations that survive restarts.
+
+A batch is one Telegram message (id ``"<chat_id>:<message_id>"``); each line of it is one
+operation. An operation moves through::
+
+    queued ──► running ──► done
+       ▲          │  └───► failed
+       │          ▼
+       └──── retrying ◄── (a crash while running: resume_interrupted)
+
+``done`` and ``failed`` are terminal: once there, an operation never changes again. A batch is
+reported (its final answer sent) once all its operations are terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlite_utils import Database
+
+from storage._common import (
+    json_from_text,
+    json_to_text,
+    opt_int,
+    opt_json_from_text,
+    opt_json_to_text,
+    transaction,
+    ts_from_text,
+    ts_to_text,
+)
+
+OpStatus = Literal["queued", "running", "retrying", "done", "failed"]
+STATUSES: tuple[OpStatus, ...] = ("queued", "running", "retrying", "done", "failed")
+TERMINAL: frozenset[OpStatus] = frozenset({"done", "failed"})
+
+
+def _as_status(value: str) -> OpStatus:
+    if value not in STATUSES:
+        raise ValueError(f"unknown operation status {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class NewOperation:
+    """One line of a command to run: ``kind`` is "track" or "move"; ``payload`` is JSON-able."""
+
+    line_no: int
+    campaign_id: int
+    kind: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    id: str
+    chat_id: int
+    message_id: int
+    thread_id: int | None
+    user_id: int
+    language: str
+    command: str
+    progress_message_id: int | None
+    reported: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class OperationRow:
+    id: int
+    batch_id: str
+    line_no: int
+    campaign_id: int
+    kind: str
+    payload: dict[str, Any]
+    status: OpStatus
+    attempts: int
+    next_attempt_at: datetime
+    deadline_at: datetime
+    error: dict[str, Any] | None
+    result: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _batch(values: dict[str, Any]) -> BatchRow:
+    return BatchRow(
+        id=str(values["id"]),
+        chat_id=int(values["chat_id"]),
+        message_id=int(values["message_id"]),
+        thread_id=opt_int(values["thread_id"]),
+        user_id=int(values["user_id"]),
+        language=str(values["language"]),
+        command=str(values["command"]),
+        progress_message_id=opt_int(values["progress_message_id"]),
+        reported=bool(values["reported"]),
+        created_at=ts_from_text(values["created_at"]),
+    )
+
+
+def _operation(values: dict[str, Any]) -> OperationRow:
+    return OperationRow(
+        id=int(values["id"]),
+        batch_id=str(values["batch_id"]),
+        line_no=int(values["line_no"]),
+        campaign_id=int(values["campaign_id"]),
+        kind=str(values["kind"]),
+        payload=json_from_text(values["payload"]),
+        status=_as_status(str(values["status"])),
+        attempts=int(values["attempts"]),
+        next_attempt_at=ts_from_text(values["next_attempt_at"]),
+        deadline_at=ts_from_text(values["deadline_at"]),
+        error=opt_json_from_text(values["error"]),
+        result=opt_json_from_text(values["result"]),
+        created_at=ts_from_text(values["created_at"]),
+        updated_at=ts_from_text(values["updated_at"]),
+    )
+
+
+def batch_id_of(chat_id: int, message_id: int) -> str:
+    return f"{chat_id}:{message_id}"
+
+
+def create_batch(
+    db: Database,
+    *,
+    chat_id: int,
+    message_id: int,
+    thread_id: int | None,
+    user_id: int,
+    language: str,
+    command: str,
+    operations: Sequence[NewOperation],
+    now: datetime,
+    deadline_at: datetime,
+    progress_message_id: int | None = None,
+) -> tuple[BatchRow, bool]:
+    """Store a batch and its operations, all queued and due at ``now``, in one transaction.
+
+    Returns (batch, True) when stored, or (the existing batch, False) when this message was
+    stored before (Telegram redelivered the update); nothing is changed then. Raises ValueError
+    when there are no operations or two share a line number, and TypeError when a payload is
+    not a JSON-serialisable dict.
+    """
+    if not operations:
+        raise ValueError("a batch needs at least one operation")
+    if len({op.line_no for op in operations}) != len(operations):
+        raise ValueError("line numbers within a batch must be unique")
+    batch_id = batch_id_of(chat_id, message_id)
+    created_at = ts_to_text(now)
+    deadline = ts_to_text(deadline_at)
+    payloads = [json_to_text(op.payload) for op in operations]
+    with transaction(db):
+        cursor: sqlite3.Cursor = db.execute(
+            "INSERT OR IGNORE INTO batches (id, chat_id, message_id, thread_id, user_id, "
+            "language, command, progress_message_id, reported, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+            (
+                batch_id,
+                chat_id,
+                message_id,
+                thread_id,
+                user_id,
+                language,
+                command,
+                progress_message_id,
+                created_at,
+            ),
+        )
+        inserted = cursor.rowcount > 0
+        if inserted:
+            db.conn.executemany(
+                "INSERT INTO operations (batch_id, line_no, campaign_id, kind, payload, status, "
+                "attempts, next_attempt_at, deadline_at, error, result, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?, NULL, NULL, ?, ?)",
+                [
+                    (
+                        batch_id,
+                        op.line_no,
+                        op.campaign_id,
+                        op.kind,
+                        payload,
+                        created_at,
+                        deadline,
+                        created_at,
+                        created_at,
+                    )
+                    for op, payload in zip(operations, payloads, strict=True)
+                ],
+            )
+    batch = get_batch(db, batch_id)
+    if batch is None:
+        raise RuntimeError(f"batch {batch_id} vanished right after it was stored")
+    return batch, inserted
+
+
+def get_batch(db: Database, batch_id: str) -> BatchRow | None:
+    for values in db["batches"].rows_where("id = ?", [batch_id]):
+        return _batch(values)
+    return None
+
+
+def batch_operations(db: Database, batch_id: str) -> list[OperationRow]:
+    """The batch's operations in line order."""
+    return [
+        _operation(values)
+        for values in db["operations"].rows_where("batch_id = ?", [batch_id], order_by="line_no")
+    ]
+
+
+def get_operation(db: Database, op_id: int) -> OperationRow | None:
+    for values in db["operations"].rows_where("id = ?", [op_id]):
+        return _operation(values)
+    return None
+
+
+def due_operations(
+    db: Database, now: datetime, *, limit: int, exclude: Collection[int] = ()
+) -> list[OperationRow]:
+    """Queued or retrying operations due by ``now``, longest-waiting first, at most ``limit``.
+
+    ``exclude`` names operations the caller is already running.
+    """
+    return [
+        _operation(values)
+        for values in db["operations"].rows_where(
+            "status IN ('queued', 'retrying') AND next_attempt_at <= ? "
+            "AND id NOT IN (SELECT value FROM json_each(?))",
+            [ts_to_text(now), json.dumps(sorted(int(i) for i in exclude))],
+            order_by="next_attempt_at, id",
+            limit=max(limit, 0),
+        )
+    ]
+
+
+def next_due_at(db: Database) -> datetime | None:
+    """When the earliest queued or retrying operation is due; None when there is none."""
+    row = db.execute(
+        "SELECT min(next_attempt_at) FROM operations WHERE status IN ('queued', 'retrying')"
+    ).fetchone()
+    return None if row[0] is None else ts_from_text(row[0])
+
+
+def _update_op(db: Database, sql: str, params: tuple[Any, ...]) -> bool:
+    with transaction(db):
+        cursor: sqlite3.Cursor = db.execute(sql, params)
+    return cursor.rowcount > 0
+
+
+def mark_running(db: Database, op_id: int, now: datetime) -> bool:
+    """Claim a queued or retrying operation and count the attempt.
+
+    False when it is not waiting (already running or finished): the caller must not run it.
+    """
+    return _update_op(
+        db,
+        "UPDATE operations SET status = 'running', attempts = attempts + 1, updated_at = ? "
+        "WHERE id = ? AND status IN ('queued', 'retrying')",
+        (ts_to_text(now), op_id),
+    )
+
+
+def mark_done(
+    db: Database, op_id: int, now: datetime, result: dict[str, Any] | None = None
+) -> bool:
+    """Finish the operation successfully; False when it had already finished."""
+    return _update_op(
+        db,
+        "UPDATE operations SET status = 'done', result = ?, error = NULL, updated_at = ? "
+        "WHERE id = ? AND status IN ('queued', 'running', 'retrying')",
+        (opt_json_to_text(result), ts_to_text(now), op_id),
+    )
+
+
+def mark_retrying(
+    db: Database,
+    op_id: int,
+    now: datetime,
+    *,
+    next_attempt_at: datetime,
+    error: dict[str, Any],
+) -> bool:
+    """Schedule another attempt at ``next_attempt_at``, keeping the last error.
+
+    False when the operation had already finished.
+    """
+    return _update_op(
+        db,
+        "UPDATE operations SET status = 'retrying', next_attempt_at = ?, error = ?, "
+        "updated_at = ? WHERE id = ? AND status IN ('queued', 'running', 'retrying')",
+        (ts_to_text(next_attempt_at), json_to_text(error), ts_to_text(now), op_id),
+    )
+
+
+def mark_failed(db: Database, op_id: int, now: datetime, error: dict[str, Any]) -> bool:
+    """Finish the operation as failed; False when it had already finished."""
+    return _update_op(
+        db,
+        "UPDATE operations SET status = 'failed', error = ?, updated_at = ? "
+        "WHERE id = ? AND status IN ('queued', 'running', 'retrying')",
+        (json_to_text(error), ts_to_text(now), op_id),
+    )
+
+
+def set_progress_message(db: Database, batch_id: str, message_id: int | None) -> bool:
+    """Remember (or forget, None) the message showing the batch's progress.
+
+    False when there is no such batch.
+    """
+    with transaction(db):
+        cursor: sqlite3.Cursor = db.execute(
+            "UPDATE batches SET progress_message_id = ? WHERE id = ?", (message_id, batch_id)
+        )
+    return cursor.rowcount > 0
+
+
+def mark_reported(db: Database, batch_id: str) -> bool:
+    """Record that the batch's final answer was sent; False when there is no such batch."""
+    with transaction(db):
+        cursor: sqlite3.Cursor = db.execute(
+            "UPDATE batches SET reported = 1 WHERE id = ?", (batch_id,)
+        )
+    return cursor.rowcount > 0
+
+
+def finished_unreported(db: Database) -> list[BatchRow]:
+    """Batches whose operations have all finished but whose final answer was not sent yet."""
+    return [
+        _batch(values)
+        for values in db["batches"].rows_where(
+            "reported = 0 AND NOT EXISTS (SELECT 1 FROM operations AS o "
+            "WHERE o.batch_id = batches.id AND o.status IN ('queued', 'running', 'retrying'))",
+            order_by="created_at, id",
+        )
+    ]
+
+
+def open_batches(db: Database) -> list[BatchRow]:
+    """Batches with at least one operation still queued, running or retrying."""
+    return [
+        _batch(values)
+        for values in db["batches"].rows_where(
+            "EXISTS (SELECT 1 FROM operations AS o "
+            "WHERE o.batch_id = batches.id AND o.status IN ('queued', 'running', 'retrying'))",
+            order_by="created_at, id",
+        )
+    ]
+
+
+def resume_interrupted(db: Database, now: datetime) -> int:
+    """After a crash: every operation left running is retried at ``now``; returns how many.
+
+    Call once at start-up, before the worker runs anything.
+    """
+    at = ts_to_text(now)
+    with transaction(db):
+        cursor: sqlite3.Cursor = db.execute(
+            "UPDATE operations SET status = 'retrying', next_attempt_at = ?, updated_at = ? "
+            "WHERE status = 'running'",
+            (at, at),
+        )
+    return cursor.rowcount
+
+
+def counts_by_status(db: Database) -> dict[str, int]:
+    """How many operations are in each status; every status is present, possibly with 0."""
+    counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
+    for status, count in db.execute(
+        "SELECT status, count(*) FROM operations GROUP BY status"
+    ).fetchall():
+        counts[_as_status(str(status))] = int(count)
+    return counts
