@@ -110,9 +110,7 @@ async def test_420_carries_the_retry_time(client: MarketClient, market: FakeMark
     assert "parallel" in caught.value.message
 
 
-async def test_hourly_420_spends_the_local_budget(
-    client: MarketClient, market: FakeMarket
-) -> None:
+async def test_hourly_420_spends_the_local_budget(client: MarketClient, market: FakeMarket) -> None:
     until = (datetime.now(UTC) + timedelta(minutes=20)).replace(microsecond=0)
     market.fail_next(1, Fault.rate_limited(until=until, kind="hourly"))
     with pytest.raises(MarketRateLimited) as caught:
