@@ -137,6 +137,11 @@ def final_text(batch: BatchRow, ops: list[OperationRow], db: Database, tz: tzinf
     if failed:
         lines.append(t(lang, "summary.failed_title"))
         for op in failed:
-            text = " ".join(operation_text(op, lang, tz, "").split())
-            lines.append(t(lang, "summary.line", line=op.line_no, text=text))
+            # The explanation on the line itself; Market's own words, when any, on the next.
+            *body, last = operation_text(op, lang, tz, "").strip().split("\n")
+            if body:
+                lines.append(t(lang, "summary.line", line=op.line_no, text=" ".join(body)))
+                lines.append("   " + last)
+            else:
+                lines.append(t(lang, "summary.line", line=op.line_no, text=last))
     return "\n".join(lines)

@@ -131,6 +131,10 @@ async def test_twenty_lines_get_one_summary(bot: RunningBot) -> None:
     answer = text_of(await bot.final(COURIER, mark, timeout=15))
     assert "18" in answer.splitlines()[0] and "20" in answer.splitlines()[0]
     assert "line 20" in answer and "line 21" in answer
+    # Market's own words stand on their own line under the failed line.
+    assert any(
+        line.strip().startswith("Market said:") and "'110'" in line for line in answer.splitlines()
+    )
     finals = [
         c
         for c in bot.telegram.calls[mark:]
@@ -212,3 +216,14 @@ async def test_stranger_cannot_track(
         answer = text_of(await bot.reply(STRANGER, mark))
     assert str(STRANGER) in answer
     assert fake_market.records == []
+
+
+async def test_track_with_bot_name_in_group_and_another_bots_name_ignored(bot: RunningBot) -> None:
+    bind_group(bot)
+    mark = bot.mark()
+    bot.telegram.send_group(GROUP, COURIER, "/track@OtherBot 102 NO1 51")
+    bot.telegram.send_group(GROUP, COURIER, "/track@DbsTestBot 102 AB1 51", language_code="ru")
+    answer = text_of(await bot.final(GROUP, mark))
+    assert answer.startswith("✅")
+    assert "Заказ 102" in answer
+    assert bot.market.order(CAMPAIGN, 102).track_codes == [("AB1", 51)]
