@@ -209,13 +209,12 @@ async def deny(request: Request, denial: Denied) -> None:
     await request.reply(request.t(f"deny.{denial.reason.value}", **params))
 
 
-async def ask_campaign(request: Request, campaign_ids: tuple[int, ...]) -> None:
-    """Save the command and offer one button per campaign; the press finishes the command."""
-    services = request.services
+def save_for_button(request: Request) -> pending.PendingRow | None:
+    """Keep the command until a button under the bot's question completes it."""
     if request.user_id is None:
-        return
-    saved = pending.save_pending(
-        services.db,
+        return None
+    return pending.save_pending(
+        request.services.db,
         chat_id=request.chat_id,
         message_id=request.message_id,
         thread_id=request.thread_id,
@@ -223,8 +222,16 @@ async def ask_campaign(request: Request, campaign_ids: tuple[int, ...]) -> None:
         language=request.lang,
         command=request.command,
         text=request.text,
-        now=services.clock(),
+        now=request.services.clock(),
     )
+
+
+async def ask_campaign(request: Request, campaign_ids: tuple[int, ...]) -> None:
+    """Save the command and offer one button per campaign; the press finishes the command."""
+    services = request.services
+    saved = save_for_button(request)
+    if saved is None:
+        return
     rows = campaigns.get_campaigns(services.db, campaign_ids)
     buttons = [
         [

@@ -12,7 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.market.errors import MarketError
 from bot.market.models import DeliveryService
 from handlers.context import BatchRequest, Request
-from handlers.guard import authorize
+from handlers.guard import authorize, save_for_button
 from handlers.parsing import (
     BatchLine,
     InputError,
@@ -24,7 +24,7 @@ from handlers.parsing import (
     sanitize,
     split_commands,
 )
-from storage import campaigns, pending
+from storage import campaigns
 from storage.operations import NewOperation
 
 INVALID = "invalid"
@@ -140,19 +140,9 @@ def _invalid(request: Request, line: BatchLine, text: str) -> NewOperation:
 
 async def _ask_reason(request: Request, parsed: MoveArgs) -> None:
     """The reason was left out: two buttons complete the command."""
-    services = request.services
-    assert request.user_id is not None
-    saved = pending.save_pending(
-        services.db,
-        chat_id=request.chat_id,
-        message_id=request.message_id,
-        thread_id=request.thread_id,
-        user_id=request.user_id,
-        language=request.lang,
-        command=request.command,
-        text=request.text,
-        now=services.clock(),
-    )
+    saved = save_for_button(request)
+    if saved is None:
+        return
     # The campaign chosen for this command stays with it when the button is pressed.
     chosen = request.extra.get("campaign_id", 0)
     buttons = InlineKeyboardMarkup(
