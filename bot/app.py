@@ -23,12 +23,14 @@ from bot.worker import Worker
 from handlers import registry
 from handlers.context import Services
 from handlers.reporting import TelegramReporter
+from storage import pending
 from storage.db import open_database
 from storage.secrets import KeyBox
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 5.0
+PENDING_KEPT_FOR = timedelta(days=2)
 
 
 def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
@@ -77,6 +79,8 @@ async def run(
         secret = settings.bot_secret_key.get_secret_value() if settings.bot_secret_key else None
         keybox = KeyBox.load(secret, settings.bot_db_path)
         keybox.verify(db)
+        # Buttons older than this are answered "expired" anyway; keep the table small.
+        pending.purge_pending(db, utcnow() - PENDING_KEPT_FOR)
         market = MarketClient(
             settings.market_api_base_url,
             parallel_limit=settings.market_parallel_limit,
