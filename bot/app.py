@@ -17,6 +17,7 @@ from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
 from bot.config import Settings
+from bot.logs import protect_logs
 from bot.market.client import MarketClient
 from bot.market.limits import utcnow
 from bot.worker import Worker
@@ -74,6 +75,7 @@ async def run(
     Raises storage.secrets.SecretKeyError when the secret key does not fit the database, and
     telegram.error.InvalidToken when Telegram rejects the token.
     """
+    protect_logs([settings.telegram_bot_token.get_secret_value()])
     db = open_database(settings.bot_db_path)
     try:
         secret = settings.bot_secret_key.get_secret_value() if settings.bot_secret_key else None

@@ -49,6 +49,24 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def protect_logs(secrets: Iterable[str]) -> None:
+    """Make every handler of the root logger redact ``secrets``, and quiet httpx.
+
+    ``bot.app.run`` calls this whatever logging its caller set up, so the token and keys stay
+    out of logs even when ``setup_logging`` was not used.
+    """
+    for noisy in ("httpx", "httpcore"):
+        if logging.getLogger(noisy).getEffectiveLevel() < logging.WARNING:
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        existing = [f for f in handler.filters if isinstance(f, RedactingFilter)]
+        if existing:
+            for secret in secrets:
+                existing[0].add_secret(secret)
+        else:
+            handler.addFilter(RedactingFilter(secrets))
+
+
 def setup_logging(level: str, secrets: Iterable[str] = ()) -> RedactingFilter:
     """Configure the root logger once; returns the filter so more secrets can be added."""
     redactor = RedactingFilter(secrets)

@@ -187,20 +187,20 @@ async def deny(request: Request, denial: Denied) -> None:
         request.extra.setdefault("campaign_id", denial.campaign_id)
     services = request.services
     user_id = request.user_id if request.user_id is not None else 0
-    if request.chat_kind == ChatKind.GROUP and denial.reason in (
-        DenyReason.NOT_MEMBER,
-        DenyReason.ROLE_TOO_LOW,
-    ):
+    if request.chat_kind == ChatKind.GROUP:
+        # In groups every refusal is said at most once a minute per person, so nobody can make
+        # the bot flood the shop's chat.
         key = (request.chat_id, user_id)
         now = services.clock()
         last = services.group_denials.get(key)
         if last is not None and now - last < GROUP_DENIAL_INTERVAL:
             return
         services.group_denials[key] = now
-        await request.reply(
-            request.t("deny.group_short", name=request.user_name or "?", user_id=user_id)
-        )
-        return
+        if denial.reason in (DenyReason.NOT_MEMBER, DenyReason.ROLE_TOO_LOW):
+            await request.reply(
+                request.t("deny.group_short", name=request.user_name or "?", user_id=user_id)
+            )
+            return
     params: dict[str, Any] = {
         "user_id": user_id,
         "command": f"/{request.command}",

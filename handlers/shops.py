@@ -49,9 +49,9 @@ async def _delete_message(request: Request) -> bool:
 
 
 async def connect(request: Request) -> str:
-    # Whatever happens, the key never reaches the audit log.
+    # Whatever happens, the key never reaches the audit log: only a campaign id is kept.
     request.extra["audit_arguments"] = " ".join(
-        request.args[:1] + ["[key hidden]"] * bool(request.args[1:])
+        arg if _campaign_arg(arg) else "[key hidden]" for arg in request.args
     )
     if request.chat_kind.value != "private":
         if request.args:
@@ -66,7 +66,8 @@ async def connect(request: Request) -> str:
     if await authorize(request) is None:
         return str(request.extra["outcome"])
     if len(request.args) != 2:
-        if len(request.args) > 1:
+        # A key pasted without the campaign id (or with extra words) must not stay either.
+        if any(_campaign_arg(arg) is None for arg in request.args):
             await _delete_message(request)
         await request.reply(request.t("connect.usage"))
         return "bad_input"
@@ -378,8 +379,7 @@ async def log_command(request: Request) -> str:
                 "log.line",
                 at=row.at.astimezone(services.tz).strftime("%d.%m %H:%M"),
                 user=row.user_id if row.user_id is not None else "?",
-                command=f"/{row.command}",
-                arguments=row.arguments[:60],
+                command=f"/{row.command} {row.arguments[:60]}".strip(),
                 outcome=row.outcome + (f" ({row.market_error[:80]})" if row.market_error else ""),
             )
         )

@@ -89,8 +89,8 @@ GENERAL_EN: dict[str, str] = {
     "connect.deleted": "I deleted your message with the key so it does not stay in the chat.",
     "connect.not_deleted": "Please delete your message with the key yourself.",
     "connect.checking": "Checking the key with Market…",
-    "connect.ok": "Connected: {shop} (campaign {campaign_id}). You are its owner.",
-    "connect.reconnected": "Key updated for {shop} (campaign {campaign_id}).",
+    "connect.ok": "Connected: {shop}. You are its owner.",
+    "connect.reconnected": "Key updated for {shop}.",
     "connect.not_dbs": (
         "Note: this campaign's placement is {placement}, not DBS. /track and /move work only for "
         "orders you deliver yourself (DBS)."
@@ -174,7 +174,7 @@ GENERAL_EN: dict[str, str] = {
     "log.usage": "Usage: /log [N] (1–100)\nExample: /log 20",
     "log.title": "Latest {count} actions in {shop}:",
     "log.empty": "No actions recorded for {shop} yet.",
-    "log.line": "{at} · {user} · {command} {arguments} → {outcome}",
+    "log.line": "{at} · {user} · {command} → {outcome}",
     # --- language
     "language.usage": "Usage: /language <ru|en>\nExample: /language en",
     "language.done": "I'll answer you in English.",
@@ -286,8 +286,8 @@ GENERAL_RU: dict[str, str] = {
     "connect.deleted": "Я удалил ваше сообщение с ключом, чтобы он не остался в чате.",
     "connect.not_deleted": "Пожалуйста, удалите сообщение с ключом сами.",
     "connect.checking": "Проверяю ключ в Маркете…",
-    "connect.ok": "Подключено: {shop} (кампания {campaign_id}). Вы — владелец.",
-    "connect.reconnected": "Ключ для {shop} (кампания {campaign_id}) обновлён.",
+    "connect.ok": "Подключено: {shop}. Вы — владелец.",
+    "connect.reconnected": "Ключ для {shop} обновлён.",
     "connect.not_dbs": (
         "Внимание: модель размещения этой кампании — {placement}, а не DBS. /track и /move "
         "работают только для заказов, которые вы доставляете сами (DBS)."
@@ -366,7 +366,7 @@ GENERAL_RU: dict[str, str] = {
     "log.usage": "Как: /log [N] (1–100)\nПример: /log 20",
     "log.title": "Последние {count} действий в {shop}:",
     "log.empty": "В {shop} пока нет записанных действий.",
-    "log.line": "{at} · {user} · {command} {arguments} → {outcome}",
+    "log.line": "{at} · {user} · {command} → {outcome}",
     "language.usage": "Как: /language <ru|en>\nПример: /language ru",
     "language.done": "Буду отвечать вам по-русски.",
     "reason.ask": "Почему дата заказа {order_id} переносится на {date}?",
