@@ -1118,6 +1118,8 @@ def _read_chunked(stream: Any) -> bytes:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # The default backlog of 5 drops connections when a burst opens many at once.
+    request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Connection resets are normal for a test server; anything else is a bug worth printing."""
