@@ -24,6 +24,7 @@ from handlers.parsing import (
     sanitize,
     split_commands,
 )
+from handlers.texts import format_day
 from storage import campaigns
 from storage.operations import NewOperation
 
@@ -157,8 +158,6 @@ async def _ask_reason(request: Request, parsed: MoveArgs) -> None:
             ]
         ]
     )
-    from handlers.texts import format_day
-
     await request.reply(
         request.t(
             "reason.ask", order_id=parsed.order_id, date=format_day(parsed.to_date, request.lang)

@@ -18,6 +18,7 @@ from bot.market.errors import (
 from handlers.access import Role
 from handlers.context import Request
 from handlers.guard import authorize, shop_name
+from handlers.messaging import send_text
 from storage import audit, bindings, campaigns, invites, members, prefs
 
 log = logging.getLogger(__name__)
@@ -244,8 +245,6 @@ async def revoke(request: Request) -> str:
     request.extra["audit_arguments"] = str(target_id)
     shop = _shop(request, campaign_id)
     await request.reply(request.t("revoke.done", user_id=target_id, shop=shop))
-    from handlers.messaging import send_text
-
     await send_text(request.context.bot, target_id, request.t("revoke.notice", shop=shop))
     return "ok"
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from handlers.access import Allowed, Denied, InviteView, check_invite
+from handlers.access import Actor, Allowed, Denied, InviteView, check_invite
 from handlers.context import Request
 from handlers.guard import deny, shop_name
 from handlers.messaging import send_text
+from handlers.texts import language_for, t
 from storage import campaigns, invites, members, prefs
 
 TRACK_EXAMPLE = "/track 123456789 RR456 51"
@@ -60,8 +61,6 @@ async def accept_invite(request: Request, code: str) -> str:
         if row
         else None
     )
-    from handlers.access import Actor
-
     decision = check_invite(
         view,
         actor=Actor(user_id=request.user_id, is_bot=request.is_bot, anonymous=request.anonymous),
@@ -94,8 +93,6 @@ async def accept_invite(request: Request, code: str) -> str:
     )
     # Tell the person who made the invite, in their own language.
     creator_lang = prefs.get_prefs(services.db, row.created_by).language
-    from handlers.texts import language_for, t
-
     lang = language_for(None, creator_lang) if creator_lang else request.lang
     await send_text(
         request.context.bot,
