@@ -170,8 +170,9 @@ class Worker:
             if self._in_flight.get(op.campaign_id, 0) >= self.parallel_limit:
                 waiting = True
                 continue
+            if not operations.mark_running(self.db, op.id, self.clock()):
+                continue  # no longer queued or retrying: nothing to run
             self._in_flight[op.campaign_id] = self._in_flight.get(op.campaign_id, 0) + 1
-            operations.mark_running(self.db, op.id, self.clock())
             self._tasks[op.id] = asyncio.create_task(self._run(op), name=f"op-{op.id}")
         return waiting
 
