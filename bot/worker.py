@@ -2,9 +2,12 @@
 
 Every accepted message is stored as a batch of operations *before* Market is called
 (queued → running → done | retrying | failed). One loop picks due operations, never more than
-the parallel limit per campaign at once; transient failures (420, 5xx, network, timeout, our own
-hourly budget) are retried with exponential backoff and jitter, never before Market's
-``X-RateLimit-Resource-Until``, until the operation's deadline; permanent ones fail at once.
+the parallel limit per campaign at once, taking the longest-waiting operation of each campaign
+first so that one shop's long queue does not hold up another's; transient failures (420, 5xx,
+network, timeout, our own hourly budget) are retried with exponential backoff and jitter, never
+before Market's ``X-RateLimit-Resource-Until``, until the operation's deadline; permanent ones
+fail at once. A 420 or a spent budget also holds the campaign's other waiting operations (of the
+same method, for the hourly limit) until that time instead of sending them into the same wall.
 The person gets one answer per message through the ``Reporter``: the result itself when Market
 answers within ``quick_answer`` seconds, otherwise a progress message that is edited into the
 result. After a crash, ``start`` resumes interrupted operations and reports finished batches
@@ -17,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -33,6 +36,11 @@ from storage.secrets import KeyBox, SecretKeyError
 
 log = logging.getLogger(__name__)
 
+# A final answer Telegram did not take is tried again this often within a run (for about 15
+# minutes with the default first pause of 5 s), and then at every start.
+FINAL_ANSWER_TRIES = 8
+FINAL_ANSWER_RETRY_CAP = 300.0
+
 
 class Reporter(Protocol):
     async def progress(self, batch: BatchRow, ops: list[OperationRow]) -> None:
@@ -43,7 +51,13 @@ class Reporter(Protocol):
 
 
 class Worker:
-    """Executes stored operations; implements ``handlers.context.OperationSubmitter``."""
+    """Executes stored operations; implements ``handlers.context.OperationSubmitter``.
+
+    ``parallel_limit`` operations at most in flight per campaign; ``deadline`` after submission
+    an operation stops being retried; ``retry_base``/``retry_cap`` seconds shape the backoff;
+    ``quick_answer`` seconds without a result bring a progress note; ``report_retry`` seconds
+    is the first pause before a final answer Telegram did not take is tried again.
+    """
 
     def __init__(
         self,
@@ -59,6 +73,7 @@ class Worker:
         retry_cap: float = 600.0,
         quick_answer: float = 1.0,
         max_tasks: int = 64,
+        report_retry: float = 5.0,
     ) -> None:
         self.db = db
         self.market = market
@@ -71,13 +86,18 @@ class Worker:
         self.retry_cap = retry_cap
         self.quick_answer = quick_answer
         self.max_tasks = max_tasks
+        self.report_retry = report_retry
         self._wake = asyncio.Event()
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._in_flight: dict[int, int] = {}
-        self._timers: set[asyncio.Task[None]] = set()
         self._batch_locks: dict[str, asyncio.Lock] = {}
+        # At most one timer per batch: its progress note, or another try of its final answer.
+        self._timers: dict[str, asyncio.Task[None]] = {}
+        self._final_failures: dict[str, int] = {}
+        # (campaign, kind or None for every kind) -> (not before, the reason as an error record).
+        self._holds: dict[tuple[int, str | None], tuple[datetime, dict[str, Any]]] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -90,7 +110,8 @@ class Worker:
         for batch in operations.finished_unreported(self.db):
             await self._report_final(batch.id)
         for batch in operations.open_batches(self.db):
-            self._schedule_progress(batch.id, 0.0)
+            # Resumed like new: the result itself when it comes quickly, else a progress note.
+            self._schedule_progress(batch.id, self.quick_answer)
         self._loop_task = asyncio.create_task(self._loop(), name="worker-loop")
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -110,15 +131,20 @@ class Worker:
             for task in still:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        for timer in list(self._timers):
+        timers = list(self._timers.values())
+        for timer in timers:
             timer.cancel()
-        if self._timers:
-            await asyncio.gather(*self._timers, return_exceptions=True)
+        if timers:
+            await asyncio.gather(*timers, return_exceptions=True)
         operations.resume_interrupted(self.db, self.clock())
 
     # --- submitting ---------------------------------------------------------------------------
 
     async def submit(self, batch: BatchRequest) -> bool:
+        """Store the batch (before anything is sent) and schedule it.
+
+        False when this message was accepted before: nothing is stored or sent again.
+        """
         now = self.clock()
         row, created = operations.create_batch(
             self.db,
@@ -136,8 +162,10 @@ class Worker:
         if not created:
             log.info("batch %s was already accepted; ignoring the repeat", row.id)
             return False
-        self._schedule_progress(row.id, self.quick_answer)
-        self._wake.set()
+        if not self._stopping:
+            # While stopping the batch just stays stored; the next start runs and answers it.
+            self._schedule_progress(row.id, self.quick_answer)
+            self._wake.set()
         return True
 
     # --- the loop -----------------------------------------------------------------------------
@@ -145,36 +173,96 @@ class Worker:
     async def _loop(self) -> None:
         while not self._stopping:
             self._wake.clear()
-            waiting_for_slot = self._fill()
-            timeout: float | None = None
-            if not waiting_for_slot:
-                next_at = operations.next_due_at(self.db)
-                if next_at is not None:
-                    timeout = max(0.0, min(60.0, (next_at - self.clock()).total_seconds()))
-                else:
-                    timeout = 60.0
+            try:
+                timeout = self._fill()
+            except Exception:
+                # The database may be briefly locked or full; the loop must outlive that.
+                log.exception("could not pick the next operations; trying again shortly")
+                timeout = 1.0
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
-    def _fill(self) -> bool:
-        """Start due operations while slots are free; True if some had to wait for a slot."""
+    def _saturated(self) -> set[int]:
+        return {c for c, n in self._in_flight.items() if n >= self.parallel_limit}
+
+    def _fill(self) -> float | None:
+        """Start due operations while slots are free.
+
+        Returns how long the loop may sleep before something else becomes due; None when only a
+        finishing operation (which wakes the loop) can free what is waiting.
+        """
+        now = self.clock()
+        self._holds = {key: hold for key, hold in self._holds.items() if hold[0] > now}
+        if len(self._tasks) < self.max_tasks:
+            due = operations.due_operations(
+                self.db,
+                now,
+                limit=self.max_tasks,
+                exclude=tuple(self._tasks),
+                exclude_campaigns=self._saturated(),
+                per_campaign=self.parallel_limit,
+            )
+            for op in due:
+                if len(self._tasks) >= self.max_tasks:
+                    break
+                if self._in_flight.get(op.campaign_id, 0) >= self.parallel_limit:
+                    continue
+                if self._postpone_if_held(op, now):
+                    continue
+                if not operations.mark_running(self.db, op.id, now):
+                    continue  # no longer queued or retrying: nothing to run
+                self._in_flight[op.campaign_id] = self._in_flight.get(op.campaign_id, 0) + 1
+                self._tasks[op.id] = asyncio.create_task(self._run(op), name=f"op-{op.id}")
         if len(self._tasks) >= self.max_tasks:
-            return True
-        due = operations.due_operations(
-            self.db, self.clock(), limit=self.max_tasks * 4, exclude=tuple(self._tasks)
-        )
-        waiting = False
-        for op in due:
-            if len(self._tasks) >= self.max_tasks:
+            return None
+        next_at = operations.next_due_at(self.db, exclude_campaigns=self._saturated())
+        if next_at is None:
+            return 60.0
+        return max(0.0, min(60.0, (next_at - self.clock()).total_seconds()))
+
+    def _postpone_if_held(self, op: OperationRow, now: datetime) -> bool:
+        """Move the operation (and its waiting siblings) past a hold on its campaign, if any."""
+        for kind in (None, op.kind):
+            hold = self._holds.get((op.campaign_id, kind))
+            if hold is not None and hold[0] > now:
+                operations.postpone(
+                    self.db,
+                    now,
+                    campaign_id=op.campaign_id,
+                    until=hold[0],
+                    error=hold[1],
+                    kind=kind,
+                )
                 return True
-            if self._in_flight.get(op.campaign_id, 0) >= self.parallel_limit:
-                waiting = True
-                continue
-            if not operations.mark_running(self.db, op.id, self.clock()):
-                continue  # no longer queued or retrying: nothing to run
-            self._in_flight[op.campaign_id] = self._in_flight.get(op.campaign_id, 0) + 1
-            self._tasks[op.id] = asyncio.create_task(self._run(op), name=f"op-{op.id}")
-        return waiting
+        return False
+
+    def _hold(self, op: OperationRow, exc: MarketError, record: dict[str, Any]) -> None:
+        """After a 420 or a spent budget: nothing more of this kind for the campaign until then."""
+        if isinstance(exc, HourlyBudgetExhausted):
+            kind: str | None = op.kind
+            until: datetime | None = exc.retry_at
+        elif isinstance(exc, MarketRateLimited):
+            # The hourly limit is per method; a parallel limit is the whole campaign's.
+            kind = op.kind if exc.kind == "hourly" else None
+            until = exc.retry_at
+        else:
+            return
+        now = self.clock()
+        if until is None or until <= now:
+            return
+        known = self._holds.get((op.campaign_id, kind))
+        if known is None or known[0] < until:
+            self._holds[(op.campaign_id, kind)] = (until, record)
+        postponed = operations.postpone(
+            self.db, now, campaign_id=op.campaign_id, until=until, error=record, kind=kind
+        )
+        if postponed:
+            log.info(
+                "campaign %s: %d waiting operations held until %s",
+                op.campaign_id,
+                postponed,
+                until.isoformat(),
+            )
 
     async def _run(self, op: OperationRow) -> None:
         try:
@@ -192,6 +280,11 @@ class Worker:
 
     async def _execute(self, op: OperationRow) -> None:
         payload = op.payload
+        if op.error is not None and self.clock() >= op.deadline_at:
+            # Waited (retried or held) past its deadline: give up without another attempt.
+            log.info("operation %s gave up at its deadline", op.id)
+            operations.mark_failed(self.db, op.id, self.clock(), {**op.error, "gave_up": True})
+            return
         if op.kind not in ("track", "move"):
             operations.mark_failed(self.db, op.id, self.clock(), {"type": "invalid"})
             return
@@ -242,6 +335,7 @@ class Worker:
         record["retry_at"] = next_at.isoformat()
         log.info("operation %s will retry at %s: %s", op.id, next_at.isoformat(), exc)
         operations.mark_retrying(self.db, op.id, now, next_attempt_at=next_at, error=record)
+        self._hold(op, exc, record)
 
     def _next_attempt(self, attempts: int, exc: MarketError, now: datetime) -> datetime:
         """Exponential backoff with jitter; never before the time Market or the budget named."""
@@ -273,19 +367,44 @@ class Worker:
     def _lock(self, batch_id: str) -> asyncio.Lock:
         return self._batch_locks.setdefault(batch_id, asyncio.Lock())
 
-    def _schedule_progress(self, batch_id: str, delay: float) -> None:
+    def _forget(self, batch_id: str) -> None:
+        """Drop what was kept for a batch that has been answered."""
+        self._batch_locks.pop(batch_id, None)
+        self._final_failures.pop(batch_id, None)
+        self._cancel_timer(batch_id)
+
+    def _cancel_timer(self, batch_id: str) -> None:
+        timer = self._timers.pop(batch_id, None)
+        if timer is not None and timer is not asyncio.current_task():
+            timer.cancel()
+
+    def _schedule(
+        self, batch_id: str, delay: float, action: Callable[[str], Awaitable[None]]
+    ) -> None:
+        """Run ``action(batch_id)`` after ``delay`` seconds instead of what was scheduled."""
+
         async def later() -> None:
             await asyncio.sleep(delay)
-            await self._report_progress(batch_id)
+            await action(batch_id)
 
-        timer = asyncio.create_task(later(), name=f"progress-{batch_id}")
-        self._timers.add(timer)
-        timer.add_done_callback(self._timers.discard)
+        self._cancel_timer(batch_id)
+        timer = asyncio.create_task(later(), name=f"answer-{batch_id}")
+        self._timers[batch_id] = timer
+
+        def done(task: asyncio.Task[None]) -> None:
+            if self._timers.get(batch_id) is task:
+                del self._timers[batch_id]
+
+        timer.add_done_callback(done)
+
+    def _schedule_progress(self, batch_id: str, delay: float) -> None:
+        self._schedule(batch_id, delay, self._report_progress)
 
     async def _report_progress(self, batch_id: str) -> None:
         async with self._lock(batch_id):
             batch = operations.get_batch(self.db, batch_id)
             if batch is None or batch.reported:
+                self._batch_locks.pop(batch_id, None)
                 return
             ops = operations.batch_operations(self.db, batch_id)
             if all(o.status in TERMINAL for o in ops):
@@ -304,8 +423,19 @@ class Worker:
             try:
                 await self.reporter.final(batch, ops)
             except Exception:
-                # Left unreported: the next start tries again rather than losing the answer.
                 log.exception("final answer for %s failed", batch_id)
+                self._final_failed(batch_id)
                 return
             operations.mark_reported(self.db, batch_id)
-        self._batch_locks.pop(batch_id, None)
+        self._forget(batch_id)
+
+    def _final_failed(self, batch_id: str) -> None:
+        """Try the final answer again later; it stays unreported, so every start tries too."""
+        failures = self._final_failures.get(batch_id, 0) + 1
+        if failures > FINAL_ANSWER_TRIES or self._stopping:
+            self._final_failures.pop(batch_id, None)
+            self._batch_locks.pop(batch_id, None)
+            return
+        self._final_failures[batch_id] = failures
+        delay = min(FINAL_ANSWER_RETRY_CAP, self.report_retry * 2 ** (failures - 1))
+        self._schedule(batch_id, delay, self._report_final)

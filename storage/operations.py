@@ -3,10 +3,14 @@
 A batch is one Telegram message (id ``"<chat_id>:<message_id>"``); each line of it is one
 operation. An operation moves through::
 
-    queued ──► running ──► done
-       ▲          │  └───► failed
-       │          ▼
-       └──── retrying ◄── (a crash while running: resume_interrupted)
+    queued ─────► running ─────► done
+       │           ▲   │   └───► failed
+       │           │   ▼
+       └─────────► retrying
+
+``running`` becomes ``retrying`` after a transient failure, and after a crash
+(``resume_interrupted``); ``queued`` becomes ``retrying`` without an attempt when Market asked the
+whole campaign to wait (``postpone``).
 
 ``done`` and ``failed`` are terminal: once there, an operation never changes again. A batch is
 reported (its final answer sent) once all its operations are terminal.
@@ -218,31 +222,87 @@ def get_operation(db: Database, op_id: int) -> OperationRow | None:
     return None
 
 
+def _id_list(values: Collection[int]) -> str:
+    """A JSON array for ``IN (SELECT value FROM json_each(?))``: one parameter, any length."""
+    return json.dumps(sorted(int(v) for v in values))
+
+
 def due_operations(
-    db: Database, now: datetime, *, limit: int, exclude: Collection[int] = ()
+    db: Database,
+    now: datetime,
+    *,
+    limit: int,
+    exclude: Collection[int] = (),
+    exclude_campaigns: Collection[int] = (),
+    per_campaign: int | None = None,
 ) -> list[OperationRow]:
     """Queued or retrying operations due by ``now``, longest-waiting first, at most ``limit``.
 
-    ``exclude`` names operations the caller is already running.
+    ``exclude`` names operations the caller is already running, ``exclude_campaigns`` campaigns
+    it cannot start anything for now. With ``per_campaign`` at most that many operations of any
+    one campaign are returned (the longest-waiting of each), so that a campaign with a long
+    queue does not crowd the others out of the answer.
     """
-    return [
-        _operation(values)
-        for values in db["operations"].rows_where(
-            "status IN ('queued', 'retrying') AND next_attempt_at <= ? "
-            "AND id NOT IN (SELECT value FROM json_each(?))",
-            [ts_to_text(now), json.dumps(sorted(int(i) for i in exclude))],
-            order_by="next_attempt_at, id",
-            limit=max(limit, 0),
-        )
-    ]
+    rank_limit = per_campaign if per_campaign is not None else -1
+    cursor = db.execute(
+        "SELECT * FROM ("
+        " SELECT *, row_number() OVER ("
+        "  PARTITION BY campaign_id ORDER BY next_attempt_at, id) AS campaign_rank"
+        " FROM operations"
+        " WHERE status IN ('queued', 'retrying') AND next_attempt_at <= ?"
+        " AND id NOT IN (SELECT value FROM json_each(?))"
+        " AND campaign_id NOT IN (SELECT value FROM json_each(?))"
+        ") WHERE ? < 0 OR campaign_rank <= ? "
+        "ORDER BY next_attempt_at, id LIMIT ?",
+        (
+            ts_to_text(now),
+            _id_list(exclude),
+            _id_list(exclude_campaigns),
+            rank_limit,
+            rank_limit,
+            max(limit, 0),
+        ),
+    )
+    columns = [d[0] for d in cursor.description]
+    return [_operation(dict(zip(columns, row, strict=True))) for row in cursor.fetchall()]
 
 
-def next_due_at(db: Database) -> datetime | None:
-    """When the earliest queued or retrying operation is due; None when there is none."""
+def next_due_at(db: Database, *, exclude_campaigns: Collection[int] = ()) -> datetime | None:
+    """When the earliest queued or retrying operation is due; None when there is none.
+
+    Operations of ``exclude_campaigns`` are not considered.
+    """
     row = db.execute(
-        "SELECT min(next_attempt_at) FROM operations WHERE status IN ('queued', 'retrying')"
+        "SELECT min(next_attempt_at) FROM operations WHERE status IN ('queued', 'retrying') "
+        "AND campaign_id NOT IN (SELECT value FROM json_each(?))",
+        (_id_list(exclude_campaigns),),
     ).fetchone()
     return None if row[0] is None else ts_from_text(row[0])
+
+
+def postpone(
+    db: Database,
+    now: datetime,
+    *,
+    campaign_id: int,
+    until: datetime,
+    error: dict[str, Any],
+    kind: str | None = None,
+) -> int:
+    """Hold every waiting operation of the campaign (of ``kind`` only, when given) until ``until``.
+
+    Queued and retrying operations due earlier become retrying at ``until`` with ``error`` as
+    the reason; their attempts are not counted. Returns how many were postponed.
+    """
+    at = ts_to_text(until)
+    with transaction(db):
+        cursor: sqlite3.Cursor = db.execute(
+            "UPDATE operations SET status = 'retrying', next_attempt_at = ?, error = ?, "
+            "updated_at = ? WHERE campaign_id = ? AND status IN ('queued', 'retrying') "
+            "AND next_attempt_at < ? AND (? IS NULL OR kind = ?)",
+            (at, json_to_text(error), ts_to_text(now), campaign_id, at, kind, kind),
+        )
+    return cursor.rowcount
 
 
 def _update_op(db: Database, sql: str, params: tuple[Any, ...]) -> bool:

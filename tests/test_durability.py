@@ -1,238 +1,231 @@
-"""Never lose a command: retries, limits, restarts (the worker through the real bot)."""
+"""Never lose a command: `python -m bot` killed, stopped and restarted against the fakes.
+
+Each test runs the real entry point as a subprocess (as in ``test_entry_point``) over one
+database file, seeded before the first start, and checks that every accepted /track ends in
+exactly one final answer whatever happens to the process in between.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet
+from sqlite_utils import Database
 
-from bot.market.client import MarketClient
-from bot.worker import Worker
-from handlers.context import BatchRequest
-from storage import campaigns
-from storage.db import open_database
-from storage.operations import BatchRow, NewOperation, OperationRow
-from storage.secrets import KeyBox
-from tests.conftest import API_KEY, CAMPAIGN, COURIER, OWNER, RunningBot, seed_shop
+from bot.config import Settings
+from storage import audit, operations
+from storage.operations import OperationRow
+from tests.conftest import API_KEY, CAMPAIGN, COURIER, OWNER, seed_shop
 from tests.fakes.market import FakeMarket, Fault
-from tests.fakes.telegram import FakeTelegram
+from tests.fakes.telegram import Call, FakeTelegram, command_entities
 
 ROOT = Path(__file__).resolve().parent.parent
+TRACK = "setOrderDeliveryTrackCode"
+COMMAND = "/track 101 RR456 51"
 
 
-def text_of(call: object) -> str:
-    return str(call.params.get("text", ""))  # type: ignore[attr-defined]
+class Bot:
+    """One database, the fakes, and the ability to start `python -m bot` on them again."""
 
-
-async def test_420_is_retried_after_its_until_and_not_before(bot: RunningBot) -> None:
-    now = datetime.now(UTC)
-    mono_now = time.monotonic()
-    until = (now + timedelta(seconds=2)).replace(microsecond=0)
-    mono_until = mono_now + (until - now).total_seconds()
-    bot.market.fail_next(101, Fault.rate_limited(until=until))
-    mark = bot.mark()
-    bot.telegram.send_private(COURIER, "/track 101 RL1 51")
-    progress = text_of(await bot.reply(COURIER, mark))
-    assert progress.startswith("⏳")
-    final = text_of(await bot.final(COURIER, mark, timeout=10))
-    assert final.startswith("✅")
-    writes = bot.market.requests_for("setOrderDeliveryTrackCode")
-    assert [w.status for w in writes] == [420, 200]
-    assert writes[1].started >= mono_until - 0.01
-
-
-async def test_500_three_times_then_success(bot: RunningBot) -> None:
-    bot.market.fail_next(102, *(Fault.server_error(500) for _ in range(3)))
-    mark = bot.mark()
-    bot.telegram.send_private(COURIER, "/track 102 FX1 51")
-    assert text_of(await bot.final(COURIER, mark, timeout=10)).startswith("✅")
-    statuses = [w.status for w in bot.market.requests_for("setOrderDeliveryTrackCode")]
-    assert statuses == [500, 500, 500, 200]
-    finals = [
-        c
-        for c in bot.telegram.calls[mark:]
-        if c.chat_id == COURIER and c.ok and text_of(c).startswith(("✅", "❌"))
-    ]
-    assert len(finals) == 1
-
-
-async def test_permanent_400_fails_once_without_retry(bot: RunningBot) -> None:
-    mark = bot.mark()
-    bot.telegram.send_private(COURIER, "/track 110 PM1 51")
-    assert text_of(await bot.final(COURIER, mark)).startswith("❌")
-    await asyncio.sleep(0.5)
-    assert len(bot.market.requests_for("setOrderDeliveryTrackCode")) == 1
-    finals = [c for c in bot.telegram.calls[mark:] if c.chat_id == COURIER and c.ok]
-    assert len(finals) == 1
-
-
-@dataclass
-class Recorder:
-    finals: list[str] = field(default_factory=list)
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-    expected: int = 0
-
-    async def progress(self, batch: BatchRow, ops: list[OperationRow]) -> None:
-        return None
-
-    async def final(self, batch: BatchRow, ops: list[OperationRow]) -> None:
-        self.finals.append(batch.id)
-        if len(self.finals) >= self.expected:
-            self.done.set()
-
-
-async def test_200_commands_across_10_campaigns_stay_within_4_in_flight(tmp_path: Path) -> None:
-    fake = FakeMarket(parallel_limit=4, latency=0.02)
-    ids = [41000000 + i for i in range(10)]
-    for i, cid in enumerate(ids):
-        fake.add_campaign(cid, f"ACMA:key-{i}-000000000000:zz", business_id=800 + i)
-        for order in range(20):
-            fake.add_order(cid, order + 1)
-    db = open_database(tmp_path / "w.sqlite3")
-    keybox = KeyBox(Fernet.generate_key())
-    now = datetime.now(UTC)
-    for i, cid in enumerate(ids):
-        campaigns.save_campaign(
-            db,
-            campaign_id=cid,
-            domain=f"s{i}.example",
-            business_id=800 + i,
-            business_name="",
-            placement_type="DBS",
-            api_key_cipher=keybox.encrypt(f"ACMA:key-{i}-000000000000:zz"),
-            connected_by=OWNER,
-            now=now,
-        )
-    recorder = Recorder(expected=200)
-    with fake:
-        async with MarketClient(fake.base_url) as market:
-            worker = Worker(db, market, keybox, recorder, retry_base=0.05, quick_answer=30)
-            await worker.start()
-            message = 0
-            for order in range(20):
-                for cid in ids:
-                    message += 1
-                    await worker.submit(
-                        BatchRequest(
-                            chat_id=COURIER,
-                            message_id=message,
-                            thread_id=None,
-                            user_id=COURIER,
-                            language="en",
-                            command="track",
-                            operations=[
-                                NewOperation(
-                                    line_no=1,
-                                    campaign_id=cid,
-                                    kind="track",
-                                    payload={
-                                        "order_id": order + 1,
-                                        "track_code": f"T{order}",
-                                        "delivery_service_id": 51,
-                                    },
-                                )
-                            ],
-                        )
-                    )
-            # A redelivered message is not a second operation.
-            duplicate = await worker.submit(
-                BatchRequest(
-                    COURIER,
-                    1,
-                    None,
-                    COURIER,
-                    "en",
-                    "track",
-                    [NewOperation(1, ids[0], "track", {"order_id": 1, "track_code": "X"})],
-                )
-            )
-            await asyncio.wait_for(recorder.done.wait(), 30)
-            await worker.stop()
-    db.close()
-    assert duplicate is False
-    assert len(recorder.finals) == 200
-    assert fake.parallel_rejections == 0
-    assert all(fake.max_in_flight[cid] <= 4 for cid in ids)
-    assert max(fake.max_in_flight.values()) == 4
-    assert len(fake.requests_for("setOrderDeliveryTrackCode")) == 200
-
-
-def test_kill_9_while_retrying_then_restart_completes(tmp_path: Path) -> None:
-    secret = Fernet.generate_key().decode()
-    with FakeTelegram() as telegram, FakeMarket() as market:
-        market.add_campaign(CAMPAIGN, API_KEY, domain="flowers.example", business_id=700)
-        market.add_order(CAMPAIGN, 101)
-        market.fail_next(101, *(Fault.server_error(503) for _ in range(6)))
-        from bot.config import Settings
-
+    def __init__(self, tmp_path: Path, telegram: FakeTelegram, market: FakeMarket) -> None:
+        self.tmp_path = tmp_path
+        self.telegram = telegram
+        self.market = market
+        self.db_path = tmp_path / "bot.sqlite3"
+        secret = Fernet.generate_key().decode()
         settings = Settings(
             telegram_bot_token=telegram.token,
-            bot_db_path=tmp_path / "bot.sqlite3",
+            bot_db_path=self.db_path,
             bot_secret_key=secret,
             _env_file=None,  # type: ignore[call-arg]
         )
         seed_shop(settings, (OWNER, "owner"), (COURIER, "courier"))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
-        env.update(
+        ours = ("TELEGRAM_", "MARKET_", "BOT_")
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
+        self.env.update(
             PYTHONPATH=str(ROOT),
             TELEGRAM_BOT_TOKEN=telegram.token,
             TELEGRAM_API_BASE_URL=telegram.base_url,
             MARKET_API_BASE_URL=market.base_url,
-            BOT_DB_PATH=str(tmp_path / "bot.sqlite3"),
+            BOT_DB_PATH=str(self.db_path),
             BOT_SECRET_KEY=secret,
             TELEGRAM_POLL_TIMEOUT="1",
-            RETRY_BASE_SECONDS="0.4",
+            RETRY_BASE_SECONDS="0.2",
         )
 
-        def spawn() -> subprocess.Popen[str]:
-            return subprocess.Popen(
-                [sys.executable, "-m", "bot"],
-                cwd=tmp_path,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-
-        first = spawn()
+    def start(self) -> subprocess.Popen[str]:
+        """Start the bot and wait until it polls Telegram."""
+        since = len(self.telegram.calls)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot"],
+            cwd=self.tmp_path,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
-            telegram.wait_for(lambda c: c.method == "getUpdates", 20)
-            telegram.send_private(COURIER, "/track 101 KL9 51")
-            # Wait until Market has refused twice: the operation is now retrying.
-            deadline = time.monotonic() + 15
-            while len(market.requests_for("setOrderDeliveryTrackCode")) < 2:
-                assert time.monotonic() < deadline, "the bot never called Market"
-                time.sleep(0.05)
+            self.telegram.wait_for(lambda c: c.method == "getUpdates", 20, since=since)
+        except BaseException:
+            proc.kill()
+            proc.communicate(timeout=10)
+            raise
+        return proc
+
+    @contextmanager
+    def database(self) -> Iterator[Database]:
+        """A read-only look at the database, also while the bot runs."""
+        with closing(sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)) as conn:
+            yield Database(conn)
+
+    def ops(self) -> list[OperationRow]:
+        with self.database() as db:
+            return [
+                op
+                for batch in db.execute("SELECT id FROM batches").fetchall()
+                for op in operations.batch_operations(db, batch[0])
+            ]
+
+    def outcomes(self) -> list[str]:
+        """How each /track ended in the handler, oldest first (the audit log)."""
+        with self.database() as db:
+            return [row.outcome for row in reversed(audit.recent(db, CAMPAIGN, 50))]
+
+    def finals(self) -> list[Call]:
+        """Every successful final answer (sent or edited in) to the courier."""
+        return [c for c in self.telegram.calls if c.chat_id == COURIER and is_final(c)]
+
+    def redeliver(self, message_id: int, text: str = COMMAND) -> None:
+        """Telegram hands the bot the same message once more (its offset was not confirmed)."""
+        self.telegram.inject_raw(
+            {
+                "message": {
+                    "message_id": message_id,
+                    "date": int(time.time()),
+                    "chat": {"id": COURIER, "type": "private", "first_name": "User"},
+                    "from": {
+                        "id": COURIER,
+                        "is_bot": False,
+                        "first_name": "User",
+                        "language_code": "en",
+                    },
+                    "text": text,
+                    "entities": command_entities(text),
+                }
+            }
+        )
+
+
+def is_final(call: Call) -> bool:
+    return (
+        call.ok
+        and call.method in ("sendMessage", "editMessageText")
+        and (call.text or "").startswith(("✅", "❌"))
+    )
+
+
+def wait(condition: Callable[[], Any], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def terminate(proc: subprocess.Popen[str], timeout: float = 15) -> tuple[float, str]:
+    """SIGTERM; returns how long the process took to exit and what it wrote to stderr."""
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=timeout)
+    return time.monotonic() - started, stderr
+
+
+def test_kill_9_while_retrying_then_the_restart_finishes_and_answers_once(
+    tmp_path: Path,
+) -> None:
+    with FakeTelegram() as telegram, FakeMarket() as market:
+        market.add_campaign(CAMPAIGN, API_KEY, domain="flowers.example", business_id=700)
+        market.add_order(CAMPAIGN, 101)
+        market.fail_next(101, *(Fault.server_error(500) for _ in range(4)))
+        bot = Bot(tmp_path, telegram, market)
+
+        first = bot.start()
+        try:
+            message_id = telegram.send_private(COURIER, COMMAND)
+            # Market has refused twice and the operation waits for its next attempt.
+            wait(lambda: len(market.requests_for(TRACK)) >= 2, 15, "two refusals")
+            wait(lambda: [o.status for o in bot.ops()] == ["retrying"], 5, "retrying")
         finally:
             first.kill()
             first.communicate(timeout=10)
         assert first.returncode == -signal.SIGKILL
         assert market.order(CAMPAIGN, 101).track_codes == []
-        mark = len(telegram.calls)
-        second = spawn()
+        assert bot.finals() == []
+
+        second = bot.start()
         try:
-            final = telegram.wait_for(
-                lambda c: c.chat_id == COURIER and c.ok and text_of(c).startswith(("✅", "❌")),
-                30,
-                since=mark,
-            )
+            # Telegram redelivers the message the killed process may not have confirmed.
+            bot.redeliver(message_id)
+            wait(lambda: bot.finals(), 15, "the final answer")
+            wait(lambda: "duplicate" in bot.outcomes(), 5, "the redelivery to be handled")
         finally:
-            second.send_signal(signal.SIGTERM)
-            _, stderr = second.communicate(timeout=20)
-        assert text_of(final).startswith("✅"), text_of(final)
-        assert market.order(CAMPAIGN, 101).track_codes == [("KL9", 51)]
+            took, stderr = terminate(second)
         assert second.returncode == 0, stderr
-        finals = [
-            c
-            for c in telegram.calls
-            if c.chat_id == COURIER and c.ok and text_of(c).startswith(("✅", "❌"))
-        ]
-        assert len(finals) == 1
+        assert took < 5
+        [final] = bot.finals()
+        assert (final.text or "").startswith("✅"), final.text
+        assert "101" in (final.text or "") and "RR456" in (final.text or "")
+        [op] = bot.ops()
+        assert op.status == "done"
+        assert bot.outcomes() == ["accepted", "duplicate"]
+        assert [r.status for r in market.requests_for(TRACK)] == [500, 500, 500, 500, 200]
+        assert market.order(CAMPAIGN, 101).track_codes == [("RR456", 51)]
+        assert telegram.token not in stderr
+        assert "Traceback" not in stderr
+
+
+def test_sigterm_lets_the_call_in_flight_finish_and_a_redelivery_is_not_run_again(
+    tmp_path: Path,
+) -> None:
+    with FakeTelegram() as telegram, FakeMarket() as market:
+        market.add_campaign(CAMPAIGN, API_KEY, domain="flowers.example", business_id=700)
+        market.add_order(CAMPAIGN, 101)
+        market.fail_next(101, Fault.slow(1.0))
+        bot = Bot(tmp_path, telegram, market)
+
+        first = bot.start()
+        try:
+            message_id = telegram.send_private(COURIER, COMMAND)
+            wait(lambda: market.max_in_flight.get(CAMPAIGN), 10, "the call to Market")
+        finally:
+            took, stderr = terminate(first)
+        # The call in flight was let finish (it takes 1 s), then the process left in good order.
+        assert first.returncode == 0, stderr
+        assert 0.5 < took < 4, took
+        [op] = bot.ops()
+        assert op.status == "done"
+        assert op.attempts == 1
+        [final] = bot.finals()
+        assert (final.text or "").startswith("✅"), final.text
+        assert [r.status for r in market.requests_for(TRACK)] == [200]
+
+        second = bot.start()
+        try:
+            bot.redeliver(message_id)
+            wait(lambda: "duplicate" in bot.outcomes(), 10, "the redelivery to be handled")
+        finally:
+            _, stderr = terminate(second)
+        assert second.returncode == 0, stderr
+        assert bot.outcomes() == ["accepted", "duplicate"]
+        assert len(bot.ops()) == 1
+        assert len(bot.finals()) == 1
+        assert [r.status for r in market.requests_for(TRACK)] == [200]
+        assert market.order(CAMPAIGN, 101).track_codes == [("RR456", 51)]
