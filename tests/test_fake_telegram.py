@@ -19,14 +19,19 @@ from telegram import (
     ChatMemberAdministrator,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    MessageOriginChannel,
+    MessageOriginUser,
     ReplyParameters,
     Update,
 )
-from telegram.error import BadRequest, InvalidToken, RetryAfter
-from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
+from telegram.error import BadRequest, Conflict, InvalidToken, RetryAfter
+from telegram.ext import AIORateLimiter, ApplicationBuilder, CommandHandler, ContextTypes, ExtBot
+from telegram.request import HTTPXRequest
 
 from tests.fakes.telegram import (
     GROUP_ANONYMOUS_BOT_ID,
+    LINKED_CHANNEL_ID,
+    TELEGRAM_SERVICE_USER_ID,
     Call,
     FakeTelegram,
     command_entities,
@@ -34,6 +39,11 @@ from tests.fakes.telegram import (
 
 GROUP = -100123
 USER = 42
+# A JPEG's first segments (JFIF, then SOF0 for 640×480) and some bytes: the fake never decodes.
+JPEG = (
+    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    b"\xff\xc0\x00\x11\x08\x01\xe0\x02\x80\x03\x01\x22\x00\x02\x11\x01\x03\x11\x01"
+) + bytes(range(256)) * 8
 
 
 @pytest.fixture
@@ -44,7 +54,7 @@ def fake() -> Iterator[FakeTelegram]:
 
 @pytest.fixture
 async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
-    async with Bot(fake.token, base_url=fake.base_url) as client:
+    async with Bot(fake.token, base_url=fake.base_url, base_file_url=fake.file_base_url) as client:
         yield client
 
 
@@ -376,4 +386,212 @@ async def test_application_answers_start(fake: FakeTelegram) -> None:
     assert call.text == "Hello!"
     assert fake.messages(USER)[message_id + 1].text == "Hello!"
     assert fake.first_poll_at is not None and fake.first_poll_at <= call.at
+    assert fake.pending_updates() == 0
+
+
+async def test_flood_limit_per_bot_second(
+    fake: FakeTelegram, bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    started = time.monotonic()
+    first = await bot.send_message(USER, "first")
+    await bot.edit_message_text("edited", chat_id=USER, message_id=first.message_id)
+    for n in range(27):
+        await bot.send_message(USER + 1 + n, "hi")
+    assert await bot.delete_message(USER, first.message_id)
+    with pytest.raises(RetryAfter) as caught:
+        await bot.send_message(USER, "the 31st within a second")
+    assert time.monotonic() - started < 1  # else the 429 above would prove nothing
+    assert caught.value.retry_after == dtm.timedelta(seconds=1)
+    assert fake.flood_rejections == 1
+    await asyncio.sleep(1)
+    assert await bot.send_message(USER, "a second later")
+    assert [c.status for c in fake.calls_of("sendMessage")][-2:] == [429, 200]
+
+
+async def test_flood_limit_per_group_minute(
+    fake: FakeTelegram, bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    first = await bot.send_message(GROUP, "first")
+    await bot.edit_message_reply_markup(GROUP, first.message_id, reply_markup=keyboard(("A", "a")))
+    for _ in range(18):
+        await bot.send_message(GROUP, "hi")
+    assert await bot.delete_message(GROUP, first.message_id)  # counted per bot only
+    with pytest.raises(RetryAfter) as caught:
+        await bot.send_message(GROUP, "the 21st within a minute")
+    assert dtm.timedelta(seconds=55) <= caught.value.retry_after <= dtm.timedelta(seconds=60)
+    async with httpx.AsyncClient() as client:
+        raw = await client.post(
+            f"{fake.base_url}{fake.token}/editMessageText",
+            json={"chat_id": GROUP, "message_id": first.message_id + 1, "text": "edit"},
+        )
+    retry_after = raw.json()["parameters"]["retry_after"]
+    expected = {"ok": False, "error_code": 429, "parameters": {"retry_after": retry_after}}
+    expected["description"] = f"Too Many Requests: retry after {retry_after}"
+    assert raw.status_code == 429 and raw.json() == expected
+    assert await bot.send_message(GROUP - 1, "another group has its own minute")
+    assert fake.flood_rejections == 2
+
+    with FakeTelegram(flood_limits=False) as unlimited:
+        async with Bot(unlimited.token, base_url=unlimited.base_url) as client:
+            for _ in range(40):
+                await client.send_message(GROUP, "hi")
+    assert unlimited.flood_rejections == 0
+
+
+async def test_bot_rate_limiter_rides_out_the_flood_limits(
+    fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bot's limiter (bot/app.py) is a leaky bucket: it can exceed 30 in a sliding second,
+    so some sends get a 429, which it retries after retry_after; none is lost."""
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    limiter = AIORateLimiter(max_retries=3)  # by default 30 a second, 20 a minute per group
+    request = HTTPXRequest(connection_pool_size=16)
+    client = ExtBot(fake.token, base_url=fake.base_url, rate_limiter=limiter, request=request)
+    async with client:
+        await asyncio.gather(*(client.send_message(1000 + n, "answer") for n in range(90)))
+    statuses = [c.status for c in fake.calls_of("sendMessage")]
+    assert statuses.count(200) == 90 and statuses.count(429) == fake.flood_rejections
+
+
+async def test_photo_and_document_download(fake: FakeTelegram, bot: Bot) -> None:
+    photo_id = fake.send_photo(USER, USER, JPEG, caption="/track 1", last_name="Lee", username="al")
+    fake.send_document(GROUP, USER, b"%PDF-1.4", file_name="label.pdf", mime_type="application/pdf")
+    private, group = (u.message for u in await bot.get_updates(timeout=0))
+    assert private is not None and group is not None and private.message_id == photo_id
+    assert private.from_user is not None and private.from_user.full_name == "User Lee"
+    assert private.chat.username == "al" and private.caption == "/track 1"
+    assert [(e.type, e.offset, e.length) for e in private.caption_entities] == [
+        ("bot_command", 0, 6)
+    ]
+    thumbnail, full = private.photo
+    assert (thumbnail.width, thumbnail.height, full.width, full.height) == (90, 68, 640, 480)
+    ids = {thumbnail.file_id, full.file_id, thumbnail.file_unique_id, full.file_unique_id}
+    assert len(ids) == 4 and full.file_size == len(JPEG)
+    photo = await bot.get_file(full.file_id)
+    assert photo.file_size == len(JPEG) and photo.file_path is not None
+    assert photo.file_path.startswith(f"{fake.file_base_url}{fake.token}/")
+    assert await photo.download_as_bytearray() == JPEG
+
+    document = group.document
+    assert document is not None and group.chat.id == GROUP
+    assert (document.file_name, document.mime_type) == ("label.pdf", "application/pdf")
+    assert await (await document.get_file()).download_as_bytearray() == b"%PDF-1.4"
+    assert fake.downloads == ["photos/file_2.jpg", "documents/file_3.pdf"]
+
+    with pytest.raises(BadRequest, match="Invalid file_id"):
+        await bot.get_file("AgACnot-a-file")
+    fake.send_document(USER, USER, bytes(20 * 1024 * 1024 + 1), file_name="scan.tiff")
+    (update,) = await bot.get_updates(offset=-1, timeout=0)
+    assert update.message is not None and update.message.document is not None
+    with pytest.raises(BadRequest, match="File is too big"):
+        await bot.get_file(update.message.document.file_id)
+    with pytest.raises(ValueError, match="user_id == chat_id"):
+        fake.send_photo(USER, USER + 1, JPEG)
+
+
+async def test_edited_message_update(fake: FakeTelegram, bot: Bot) -> None:
+    text_id = fake.send_group(GROUP, USER, "/track 1 RR 2")
+    photo_id = fake.send_photo(GROUP, USER, JPEG, caption="label")
+    fake.edit_user_message(GROUP, text_id, "fixed:\n/track 1 RR 3")
+    fake.edit_user_message(GROUP, photo_id, "/track 5 RR 6")
+    # get_updates parses every update with telegram.Update.de_json.
+    updates = (await bot.get_updates(timeout=0))[2:]
+    assert [u.message for u in updates] == [None, None]
+    text, photo = (u.edited_message for u in updates)
+    assert text is not None and photo is not None
+    assert text.message_id == text_id and text.text == "fixed:\n/track 1 RR 3"
+    assert text.edit_date is not None and text.date <= text.edit_date
+    assert [(e.type, e.offset, e.length) for e in text.entities] == [("bot_command", 7, 6)]
+    assert photo.message_id == photo_id and photo.photo and photo.edit_date is not None
+    assert photo.caption == "/track 5 RR 6" and photo.caption_entities[0].type == "bot_command"
+
+    sent = await bot.send_message(GROUP, "bot text")
+    for message_id in (sent.message_id, 999):
+        with pytest.raises(ValueError, match="no user message"):
+            fake.edit_user_message(GROUP, message_id, "x")
+
+
+async def test_forum_topic_messages_reply_to_the_topic(fake: FakeTelegram, bot: Bot) -> None:
+    fake.send_group(GROUP, USER, "hi", first_name="Ann")
+    topic = fake.create_topic(GROUP, USER, "Returns")
+    plain = fake.send_group(GROUP, 43, "/track 1 RR 2", thread_id=topic)
+    fake.send_group(GROUP, 44, "answer", thread_id=topic, reply_to=plain)
+    fake.send_group(GROUP, 43, "thread unknown to the fake", thread_id=77)
+    updates = (await bot.get_updates(timeout=0))[1:]
+    created, in_topic, replying, elsewhere = (u.message for u in updates)
+    assert created is not None and created.forum_topic_created is not None
+    assert created.forum_topic_created.name == "Returns" and created.chat.is_forum
+    assert created.message_id == created.message_thread_id == topic
+    assert in_topic is not None and in_topic.is_topic_message
+    assert in_topic.message_thread_id == topic and not created.reply_to_message
+    service = in_topic.reply_to_message
+    assert service is not None and service.message_id == topic and service.forum_topic_created
+    assert service.from_user is not None and service.from_user.first_name == "Ann"
+    assert CommandHandler("track", ignore).check_update(updates[1])
+    assert replying is not None and replying.reply_to_message is not None
+    assert replying.reply_to_message.message_id == plain
+    assert elsewhere is not None and elsewhere.reply_to_message is None
+
+    sent = await bot.send_message(GROUP, "Done", message_thread_id=topic)
+    assert sent.reply_to_message is not None and sent.reply_to_message.message_id == topic
+    assert fake.messages(GROUP)[sent.message_id].reply_to_message_id == topic
+
+
+async def test_forwards_and_automatic_forward(fake: FakeTelegram, bot: Bot) -> None:
+    fake.send_private(43, "hello", first_name="Bob", last_name="Stone", username="bobstone")
+    fake.send_private(USER, "forwarded", forward_from_user_id=43)
+    fake.send_group(GROUP, USER, "forwarded here", forwarded_from_user_id=43)
+    fake.send_group(GROUP, None, "channel post", is_automatic_forward=True)
+    named, private, group, automatic = (u.message for u in await bot.get_updates(timeout=0))
+    assert named is not None and named.from_user is not None
+    assert (named.from_user.full_name, named.from_user.username) == ("Bob Stone", "bobstone")
+    assert named.chat.last_name == "Stone" and named.chat.username == "bobstone"
+    for forwarded in (private, group):
+        assert forwarded is not None and not forwarded.is_automatic_forward
+        origin = forwarded.forward_origin
+        assert isinstance(origin, MessageOriginUser) and origin.sender_user.id == 43
+        assert origin.sender_user.username == "bobstone"
+
+    assert automatic is not None and automatic.is_automatic_forward
+    sender = automatic.from_user
+    assert sender is not None and sender.id == TELEGRAM_SERVICE_USER_ID
+    assert sender.first_name == "Telegram"
+    assert automatic.sender_chat is not None and automatic.sender_chat.type == "channel"
+    assert automatic.sender_chat.id == LINKED_CHANNEL_ID
+    origin = automatic.forward_origin
+    assert isinstance(origin, MessageOriginChannel) and origin.chat.id == LINKED_CHANNEL_ID
+    with pytest.raises(ValueError, match="user_id=None"):
+        fake.send_group(GROUP, USER, "post", is_automatic_forward=True)
+    assert await bot.set_message_reaction(GROUP, automatic.message_id, "👍")
+
+
+async def test_webhook_blocks_get_updates(fake: FakeTelegram, bot: Bot) -> None:
+    fake.send_private(USER, "waiting")
+    with pytest.raises(BadRequest, match="an https url must be provided"):
+        await bot.set_webhook("http://bot.example/hook")
+    assert await bot.set_webhook(
+        "https://bot.example/hook", secret_token="s3cret", allowed_updates=["message"]
+    )
+    assert fake.webhook == {
+        "url": "https://bot.example/hook",
+        "secret_token": "s3cret",
+        "allowed_updates": ["message"],
+        "drop_pending_updates": False,
+    }
+    info = await bot.get_webhook_info()
+    assert (info.url, info.pending_update_count) == ("https://bot.example/hook", 1)
+    with pytest.raises(Conflict, match="while webhook is active; use deleteWebhook"):
+        await bot.get_updates(timeout=0)
+
+    assert await bot.delete_webhook()
+    assert fake.webhook is None and (await bot.get_webhook_info()).url == ""
+    (update,) = await bot.get_updates(timeout=0)
+    since = len(fake.calls)
+    poll = asyncio.create_task(bot.get_updates(offset=update.update_id + 1, timeout=5))
+    await fake.await_call(lambda c: c.method == "getUpdates", since=since)
+    assert await bot.set_webhook("https://bot.example/hook", drop_pending_updates=True)
+    with pytest.raises(Conflict, match="terminated by setWebhook request"):
+        await poll
     assert fake.pending_updates() == 0

@@ -1,19 +1,32 @@
 """A fake Yandex Market Partner API served over real HTTP on 127.0.0.1.
 
-The fake speaks the subset of the Partner API the bot uses (getCampaign, setOrderDeliveryTrackCode,
-setOrderDeliveryDate, getDeliveryServices, getBusinessOrders) with the documented error envelope
+Operations (DBS model), with the documented error envelope
 ``{"status": "ERROR", "errors": [{"code", "message"}]}`` and the documented messages verbatim
-(``/work/shared/market-api/error-messages.json``). It enforces the per-campaign parallel limit and,
-when asked, an hourly limit, and it can be scripted to fail the next writes for an order.
+(``tests/data/error-messages.json``); where the docs give no wording, the fake's own is marked:
+
+- getCampaign ``GET /v2/campaigns/{campaignId}``, getDeliveryServices ``GET /v2/delivery/services``;
+- getAuthTokenInfo ``POST /v2/auth/token``: the key's name and scopes (ApiKeyScopeType);
+- getBusinessOrders ``POST /v1/businesses/{businessId}/orders?pageToken=&limit=``: filters,
+  30-day windows, paging (``tests/fakes/market_orders.py``, ``OrderQuery``);
+- the writes: setOrderDeliveryTrackCode ``POST .../orders/{orderId}/delivery/track``,
+  setOrderDeliveryDate ``PUT .../delivery/date``, updateOrderStatus ``PUT .../status`` (the DBS
+  status model) and acceptOrderCancellation ``PUT .../cancellation/accept``.
 
 Order of checks for each request, mirroring a gateway in front of the service:
 
 1. route (unknown path or method -> 404 "Resource not found");
-2. parallel limit for ``/v2/campaigns/{id}...`` paths (-> 420, not counted in flight);
+2. parallel limit: ``parallel_limit`` (4) per campaign for ``/v2/campaigns/{id}...`` paths,
+   ``business_parallel_limit`` (6) per business for getBusinessOrders (-> 420, not counted in
+   flight);
 3. hourly limit per (campaign | business | whole API, operation) (-> 420);
-4. for the two writes: ``latency``, then the next scripted ``Fault`` for the order, if any;
+4. ``latency_for[operation]`` (for the writes, ``latency`` by default), then for the writes the
+   next scripted ``Fault`` for the order, if any;
 5. authentication and access (401 / 403 / 404 campaign);
 6. the operation itself (validation 400, order 404, order-state 400, 200).
+
+Orders change as on Market: every change, through the API or through ``create_order`` /
+``change_order``, sets the order's update time to the fake's clock (``now``) truncated to the
+second, never backwards; successive changes within one second share that second.
 
 Keys belong to a business, as Market keys do: a key registered through ``add_campaign`` opens
 every campaign of that business and nothing else. Only the standard library is used, so the
@@ -29,13 +42,44 @@ import re
 import socket
 import threading
 import time
+import urllib.parse
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-__all__ = ["FakeMarket", "FakeOrder", "Fault", "Recorded"]
+from tests.fakes.market_orders import (
+    EDITS_LIMIT,
+    MSK,
+    BadRequest,
+    FakeAddress,
+    FakeItem,
+    FakeOrder,
+    OrderQuery,
+    StatusChange,
+    answer_cancellation,
+    business_order,
+    get_order_shape,
+    json_text,
+    not_allowed,
+    parse_cancellation,
+    parse_date,
+    require,
+)
+
+__all__ = [
+    "DOCUMENTED_HOURLY_LIMITS",
+    "MSK",
+    "FakeAddress",
+    "FakeItem",
+    "FakeMarket",
+    "FakeOrder",
+    "Fault",
+    "ManualClock",
+    "Recorded",
+]
 
 _UTC = datetime.UTC
 
@@ -72,16 +116,39 @@ ORDER_READ_SCOPES = frozenset(
 _SCOPES: dict[str, frozenset[str]] = {
     "getCampaign": READ_SCOPES,
     "getDeliveryServices": READ_SCOPES,
+    "getAuthTokenInfo": READ_SCOPES,
     "getBusinessOrders": ORDER_READ_SCOPES,
     "setOrderDeliveryTrackCode": WRITE_SCOPES,
     "setOrderDeliveryDate": WRITE_SCOPES,
+    "updateOrderStatus": WRITE_SCOPES,
+    "acceptOrderCancellation": WRITE_SCOPES,
 }
 
-_WRITES = frozenset({"setOrderDeliveryTrackCode", "setOrderDeliveryDate"})
+# Requests per hour in the spec's x-resource-limit-config; pass as ``hourly_limits`` to enforce.
+DOCUMENTED_HOURLY_LIMITS: dict[str, int] = {
+    "getCampaign": 5_000,
+    "getDeliveryServices": 5_000,
+    "getAuthTokenInfo": 100,
+    "getBusinessOrders": 10_000,
+    "setOrderDeliveryTrackCode": 10_000,
+    "setOrderDeliveryDate": 10_000,
+    "updateOrderStatus": 10_000,
+    "acceptOrderCancellation": 500,
+}
+
+_WRITES = frozenset(
+    {
+        "setOrderDeliveryTrackCode",
+        "setOrderDeliveryDate",
+        "updateOrderStatus",
+        "acceptOrderCancellation",
+    }
+)
 _TRACK_STATUSES = frozenset({"PROCESSING", "DELIVERY", "PICKUP"})
 _DATE_STATUSES = frozenset({"PROCESSING", "DELIVERY"})
 _REASONS = frozenset({"USER_MOVED_DELIVERY_DATES", "PARTNER_MOVED_DELIVERY_DATES"})
-_EDITS_LIMIT = 3
+# FakeOrder fields that change_order may not touch: identity and the two clocks.
+_FIXED_FIELDS = frozenset({"campaign_id", "order_id", "created_at", "updated_at"})
 
 _DISABLED_MESSAGES = {
     "DISABLED_BY_INACTIVITY": "API for campaign '{cid}' disabled due to inactivity",
@@ -102,20 +169,17 @@ DEFAULT_DELIVERY_SERVICES: tuple[tuple[int, str], ...] = (
     (107, "Яндекс Go"),
     (1003, "DPD"),
 )
+_UNKNOWN_SERVICE_NAME = "Собственная служба"
 
+_ORDER_PATH = r"^/v2/campaigns/(?P<cid>\d+)/orders/(?P<oid>\d+)"
 _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("GET", re.compile(r"^/v2/campaigns/(?P<cid>\d+)$"), "getCampaign"),
-    (
-        "POST",
-        re.compile(r"^/v2/campaigns/(?P<cid>\d+)/orders/(?P<oid>\d+)/delivery/track$"),
-        "setOrderDeliveryTrackCode",
-    ),
-    (
-        "PUT",
-        re.compile(r"^/v2/campaigns/(?P<cid>\d+)/orders/(?P<oid>\d+)/delivery/date$"),
-        "setOrderDeliveryDate",
-    ),
+    ("POST", re.compile(_ORDER_PATH + r"/delivery/track$"), "setOrderDeliveryTrackCode"),
+    ("PUT", re.compile(_ORDER_PATH + r"/delivery/date$"), "setOrderDeliveryDate"),
+    ("PUT", re.compile(_ORDER_PATH + r"/status$"), "updateOrderStatus"),
+    ("PUT", re.compile(_ORDER_PATH + r"/cancellation/accept$"), "acceptOrderCancellation"),
     ("GET", re.compile(r"^/v2/delivery/services$"), "getDeliveryServices"),
+    ("POST", re.compile(r"^/v2/auth/token$"), "getAuthTokenInfo"),
     ("POST", re.compile(r"^/v1/businesses/(?P<bid>\d+)/orders$"), "getBusinessOrders"),
 )
 _CAMPAIGN_PATH = re.compile(r"^/v2/campaigns/(\d+)(?:/|$)")
@@ -137,6 +201,11 @@ def http_date(moment: datetime.datetime) -> str:
 def error_body(code: str, message: str) -> dict[str, Any]:
     """Return Market's error envelope with one error."""
     return {"status": "ERROR", "errors": [{"code": code, "message": message}]}
+
+
+def api_scope(scope: str) -> str:
+    """A method-page scope name as ApiKeyScopeType: "pricing:read-only" -> "PRICING_READ_ONLY"."""
+    return scope.replace(":", "_").replace("-", "_").upper()
 
 
 def _ceil_to_second(moment: datetime.datetime) -> datetime.datetime:
@@ -218,19 +287,28 @@ class Fault:
         """Any status with the Market error envelope carrying ``code`` and ``message``."""
         return cls(status=status, body=error_body(code, message))
 
+    @classmethod
+    def ok_body(cls, body: str | dict[str, Any] | None, content_type: str | None = None) -> Fault:
+        """A 200 with ``body`` instead of the real answer; the write is not applied.
 
-@dataclass
-class FakeOrder:
-    """The fake's state of one order; ``FakeMarket.order`` returns the live object."""
+        For answers a client must not trust on the status alone: ``{"status": "ERROR"}``, an
+        empty body, an HTML page (``content_type="text/html"``).
+        """
+        headers = {} if content_type is None else {"Content-Type": content_type}
+        return cls(status=200, body=body, headers=headers)
 
-    campaign_id: int
-    order_id: int
-    status: str = "PROCESSING"
-    substatus: str = "STARTED"
-    delivery_date: datetime.date | None = None
-    track_codes: list[tuple[str, int]] = field(default_factory=list)
-    edits_left: int = _EDITS_LIMIT
-    days_limit: int = 30
+
+class ManualClock:
+    """A clock for ``FakeMarket(now=...)`` that moves only when told (same-second changes)."""
+
+    def __init__(self, moment: datetime.datetime) -> None:
+        self.moment = moment
+
+    def __call__(self) -> datetime.datetime:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += datetime.timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)
@@ -263,6 +341,7 @@ class _Campaign:
 class _Key:
     business_id: int
     scopes: frozenset[str]
+    name: str
     revoked: bool = False
 
 
@@ -291,48 +370,57 @@ def _reject(status: int, code: str, message: str) -> _Rejected:
     return _Rejected(_Answer(status, error_body(code, message)))
 
 
-def _bad_request(message: str) -> _Rejected:
-    return _reject(400, "BAD_REQUEST", message)
-
-
-def _json_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
 class FakeMarket:
     """A fake Market Partner API on ``base_url`` (``http://127.0.0.1:<port>``).
 
     ``parallel_limit``: requests allowed in flight per campaign (None = unlimited).
-    ``latency``: seconds every request to the two writes waits, counted in flight, before answering.
+    ``business_parallel_limit``: getBusinessOrders requests in flight per business (None =
+    unlimited); counted apart from the campaign limit.
+    ``latency``: seconds every write request waits, counted in flight, before answering.
+    ``latency_for``: seconds per operation name (e.g. ``{"getBusinessOrders": 0.5}``), for any
+    operation; for a write it replaces ``latency``.
     ``hourly_limit``: requests per hour per (campaign | business | whole API, operation)
-    (None = unlimited, and then no ``X-RateLimit-*`` headers are sent).
-    ``today``: the date the days-limit of setOrderDeliveryDate counts from (default: today).
+    (None = unlimited, and then no ``X-RateLimit-*`` headers are sent); ``hourly_limits`` sets it
+    per operation name (e.g. ``DOCUMENTED_HOURLY_LIMITS``) and wins over ``hourly_limit``.
+    ``now``: the fake's clock, returning an aware datetime; or ``today``: a fixed day at the real
+    time of day. Default: the real time. It stamps order changes and is "today" for the date rules
+    (days limit of setOrderDeliveryDate, realDeliveryDate, the 30 days of getBusinessOrders).
     """
 
     def __init__(
         self,
         *,
         parallel_limit: int | None = 4,
+        business_parallel_limit: int | None = 6,
         latency: float = 0.0,
+        latency_for: dict[str, float] | None = None,
         hourly_limit: int | None = None,
+        hourly_limits: dict[str, int] | None = None,
         today: datetime.date | None = None,
+        now: Callable[[], datetime.datetime] | None = None,
     ) -> None:
         self.parallel_limit = parallel_limit
+        self.business_parallel_limit = business_parallel_limit
         self.latency = latency
+        self.latency_for: dict[str, float] = dict(latency_for or {})
         self.hourly_limit = hourly_limit
-        self.today = today if today is not None else datetime.date.today()
+        self.hourly_limits: dict[str, int] = dict(hourly_limits or {})
         self.delivery_services: list[tuple[int, str]] = list(DEFAULT_DELIVERY_SERVICES)
         self.records: list[Recorded] = []
         self.max_in_flight: dict[int, int] = {}
+        self.max_in_flight_business: dict[int, int] = {}
         self.parallel_rejections = 0
+        self.late_without_real_date: list[tuple[int, int]] = []
         self.base_url = ""
+        self._day = today
+        self._clock = now
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._campaigns: dict[int, _Campaign] = {}
         self._keys: dict[str, _Key] = {}
         self._orders: dict[tuple[int, int], FakeOrder] = {}
         self._faults: dict[int, deque[Fault]] = {}
-        self._in_flight: dict[int, int] = {}
+        self._in_flight: dict[tuple[str, int], int] = {}
         self._windows: dict[tuple[str, int | None, str], _Window] = {}
         self._connections: set[socket.socket] = set()
         self._server: _Server | None = None
@@ -384,6 +472,22 @@ class FakeMarket:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    # -- clock -----------------------------------------------------------------------------
+
+    def now(self) -> datetime.datetime:
+        """The fake's current time, in Moscow time."""
+        if self._clock is not None:
+            return self._clock().astimezone(MSK)
+        moment = datetime.datetime.now(MSK)
+        if self._day is not None:
+            moment = datetime.datetime.combine(self._day, moment.timetz())
+        return moment
+
+    @property
+    def today(self) -> datetime.date:
+        """The fake's current day in Moscow."""
+        return self.now().date()
+
     # -- set-up ----------------------------------------------------------------------------
 
     def add_campaign(
@@ -397,9 +501,12 @@ class FakeMarket:
         placement_type: str = "DBS",
         api_availability: str = "AVAILABLE",
         scopes: tuple[str, ...] = ("inventory-and-order-processing",),
+        key_name: str = "Ключ для бота",
     ) -> None:
-        """Register a campaign and a key of its business (the key's scopes are replaced).
+        """Register a campaign and a key of its business (the key's scopes and name are replaced).
 
+        ``scopes`` are written as on the method pages (``all-methods``, ``pricing:read-only``);
+        getAuthTokenInfo serves them as ApiKeyScopeType (``ALL_METHODS``, ``PRICING_READ_ONLY``).
         Raises ValueError if ``api_key`` is already registered for another business.
         """
         with self._lock:
@@ -410,7 +517,7 @@ class FakeMarket:
                 campaign_id, domain, business_id, business_name, placement_type, api_availability
             )
             revoked = known.revoked if known is not None else False
-            self._keys[api_key] = _Key(business_id, frozenset(scopes), revoked)
+            self._keys[api_key] = _Key(business_id, frozenset(scopes), key_name, revoked)
 
     def revoke_key(self, api_key: str) -> None:
         """Later calls with this key get 401 "Api-Key token is revoked"."""
@@ -422,28 +529,60 @@ class FakeMarket:
         with self._lock:
             self._campaigns[campaign_id].api_availability = "DISABLED_BY_INACTIVITY"
 
-    def add_order(
+    def create_order(
         self,
         campaign_id: int,
         order_id: int,
         *,
-        status: str = "PROCESSING",
-        substatus: str = "STARTED",
-        delivery_date: datetime.date | None = None,
-        edits_left: int = _EDITS_LIMIT,
-        days_limit: int = 30,
-    ) -> None:
-        """Create (or replace) an order of a campaign."""
+        created_at: datetime.datetime | None = None,
+        **details: Any,
+    ) -> FakeOrder:
+        """Place (or replace) an order as Market would; returns the live order.
+
+        ``details`` are ``FakeOrder`` fields: ``status``, ``substatus``, ``items`` (``FakeItem``),
+        ``total``, ``delivery_date``, ``delivery_from``, ``delivery_time``, ``delivery_type``,
+        ``service_id``, ``address`` (``FakeAddress``), ``track_codes``, ``cancel_requested``,
+        ``fake``, ``edits_left``, ``days_limit``. ``created_at`` (aware) defaults to now; the
+        update time starts at it, to the second.
+        """
+        moment = self.now() if created_at is None else created_at
+        if moment.tzinfo is None:
+            raise ValueError("created_at must be an aware datetime")
+        order = FakeOrder(campaign_id, order_id, moment, moment.replace(microsecond=0), **details)
         with self._lock:
-            self._orders[campaign_id, order_id] = FakeOrder(
-                campaign_id=campaign_id,
-                order_id=order_id,
-                status=status,
-                substatus=substatus,
-                delivery_date=delivery_date,
-                edits_left=edits_left,
-                days_limit=days_limit,
-            )
+            self._orders[campaign_id, order_id] = order
+        return order
+
+    def add_order(self, campaign_id: int, order_id: int, **details: Any) -> None:
+        """Create (or replace) an order of a campaign: ``create_order`` without the result."""
+        self.create_order(campaign_id, order_id, **details)
+
+    def change_order(
+        self,
+        campaign_id: int,
+        order_id: int,
+        *,
+        track: tuple[str, int] | None = None,
+        **changes: Any,
+    ) -> FakeOrder:
+        """Change an order as Market would (buyer, courier, support); bumps its update time.
+
+        ``changes`` are ``FakeOrder`` fields (``status``, ``substatus``, ``delivery_date``,
+        ``cancel_requested``, ``real_delivery_date``, ...); ``track`` adds a (trackCode,
+        deliveryServiceId) pair. Raises KeyError for an unknown order and TypeError for a field
+        that does not exist or never changes (ids, creation and update times).
+        """
+        unknown = changes.keys() - ({f.name for f in fields(FakeOrder)} - _FIXED_FIELDS)
+        if unknown:
+            raise TypeError(f"change_order() cannot change {sorted(unknown)}")
+        with self._lock:
+            order = self._orders[campaign_id, order_id]
+            for name, value in changes.items():
+                setattr(order, name, value)
+            if track is not None:
+                order.track_codes.append(track)
+            order.touch(self.now())
+        return order
 
     def order(self, campaign_id: int, order_id: int) -> FakeOrder:
         """The live state of an order. Raises KeyError if it was never added."""
@@ -451,7 +590,11 @@ class FakeMarket:
             return self._orders[campaign_id, order_id]
 
     def fail_next(self, order_id: int, *faults: Fault) -> None:
-        """Queue faults: each next write request for ``order_id`` consumes one, in order."""
+        """Queue faults: each next write request for ``order_id`` consumes one, in order.
+
+        Writes are setOrderDeliveryTrackCode, setOrderDeliveryDate, updateOrderStatus and
+        acceptOrderCancellation.
+        """
         with self._lock:
             self._faults.setdefault(order_id, deque()).extend(faults)
 
@@ -463,11 +606,14 @@ class FakeMarket:
             return [r for r in self.records if r.operation == operation]
 
     def reset_records(self) -> None:
-        """Forget records, ``max_in_flight`` and ``parallel_rejections`` (not hourly counters)."""
+        """Forget records, in-flight maxima, ``parallel_rejections`` and
+        ``late_without_real_date`` (not hourly counters)."""
         with self._lock:
             self.records.clear()
             self.max_in_flight.clear()
+            self.max_in_flight_business.clear()
             self.parallel_rejections = 0
+            self.late_without_real_date.clear()
 
     # -- request processing (called from handler threads) ----------------------------------
 
@@ -476,29 +622,31 @@ class FakeMarket:
         if seconds > 0:
             self._stopping.wait(seconds)
 
-    def _enter_campaign(self, campaign_id: int) -> _Answer | None:
+    def _enter(self, kind: Literal["campaign", "business"], entity_id: int) -> _Answer | None:
+        """Take an in-flight slot of the campaign or business; a 420 answer when none is free."""
+        limit = self.parallel_limit if kind == "campaign" else self.business_parallel_limit
+        maxima = self.max_in_flight if kind == "campaign" else self.max_in_flight_business
         with self._lock:
-            now_in = self._in_flight.get(campaign_id, 0) + 1
-            if self.parallel_limit is not None and now_in > self.parallel_limit:
+            now_in = self._in_flight.get((kind, entity_id), 0) + 1
+            if limit is not None and now_in > limit:
                 self.parallel_rejections += 1
                 until = _ceil_to_second(datetime.datetime.now(_UTC) + datetime.timedelta(seconds=1))
-                message = (
-                    f"Hit rate limit of '{self.parallel_limit}' parallel requests "
-                    f"for campaign '{campaign_id}'"
-                )
+                message = f"Hit rate limit of '{limit}' parallel requests for {kind} '{entity_id}'"
                 return _Answer(
                     420,
                     error_body("LIMIT_EXCEEDED", message),
                     {"X-RateLimit-Resource-Until": http_date(until)},
                 )
-            self._in_flight[campaign_id] = now_in
-            if now_in > self.max_in_flight.get(campaign_id, 0):
-                self.max_in_flight[campaign_id] = now_in
+            self._in_flight[kind, entity_id] = now_in
+            maxima[entity_id] = max(maxima.get(entity_id, 0), now_in)
             return None
 
-    def _leave_campaign(self, campaign_id: int) -> None:
+    def _leave(self, kind: str, entity_id: int) -> None:
         with self._lock:
-            self._in_flight[campaign_id] -= 1
+            self._in_flight[kind, entity_id] -= 1
+
+    def _hourly_limit_for(self, operation: str) -> int | None:
+        return self.hourly_limits.get(operation, self.hourly_limit)
 
     def _hourly_key(
         self, operation: str, campaign_id: int | None, business_id: int | None
@@ -511,7 +659,8 @@ class FakeMarket:
 
     def _hourly_take(self, key: tuple[str, int | None, str]) -> _Answer | None:
         """Reserve one request in the hourly window; a 420 answer when the window is spent."""
-        limit = self.hourly_limit
+        kind, entity_id, operation = key
+        limit = self._hourly_limit_for(operation)
         if limit is None:
             return None
         now = datetime.datetime.now(_UTC)
@@ -522,7 +671,6 @@ class FakeMarket:
                 window = _Window(0, _ceil_to_second(now + datetime.timedelta(hours=1)))
                 self._windows[key] = window
             if window.count >= limit:
-                kind, entity_id, operation = key
                 entity = f"{kind} '{entity_id}'" if entity_id is not None else kind
                 message = (
                     f"Hit rate limit of '{limit}' requests per '1h' for resource "
@@ -533,17 +681,12 @@ class FakeMarket:
             return None
 
     def _hourly_settle(self, key: tuple[str, int | None, str], status: int, taken: bool) -> None:
-        if self.hourly_limit is None:
-            return
         with self._lock:
             window = self._windows[key]
             if taken and status >= 500:
                 window.count -= 1  # Market does not charge its own failures.
 
-    def _hourly_headers(self, key: tuple[str, int | None, str]) -> dict[str, str]:
-        limit = self.hourly_limit
-        if limit is None:
-            return {}
+    def _hourly_headers(self, key: tuple[str, int | None, str], limit: int) -> dict[str, str]:
         with self._lock:
             window = self._windows[key]
             remaining = max(0, limit - window.count)
@@ -593,17 +736,22 @@ class FakeMarket:
         self,
         operation: str,
         params: dict[str, int],
+        query: dict[str, list[str]],
         headers: Any,
         raw_body: bytes,
         body: Any,
     ) -> _Answer:
         key = self._authenticate(headers, operation)
+        if operation == "getAuthTokenInfo":
+            scopes = sorted(api_scope(scope) for scope in key.scopes)
+            api_key = {"name": key.name, "authScopes": scopes}
+            return _Answer(200, {"status": "OK", "result": {"apiKey": api_key}})
         if operation == "getDeliveryServices":
             with self._lock:
                 services = [{"id": i, "name": n} for i, n in self.delivery_services]
             return _Answer(200, {"result": {"deliveryService": services}})
         if operation == "getBusinessOrders":
-            return self._get_business_orders(key, params["bid"], raw_body, body)
+            return self._get_business_orders(key, params["bid"], query, raw_body, body)
         campaign = self._campaign_for(key, params["cid"])
         if operation == "getCampaign":
             return _Answer(
@@ -619,118 +767,136 @@ class FakeMarket:
                     }
                 },
             )
-        if operation == "setOrderDeliveryTrackCode":
-            return self._set_track(params["cid"], params["oid"], raw_body, body)
-        return self._set_date(params["cid"], params["oid"], raw_body, body)
+        write = {
+            "setOrderDeliveryTrackCode": self._set_track,
+            "setOrderDeliveryDate": self._set_date,
+            "updateOrderStatus": self._update_status,
+            "acceptOrderCancellation": self._accept_cancellation,
+        }[operation]
+        return write(params["cid"], params["oid"], self._require_object(raw_body, body))
 
     @staticmethod
     def _require_object(raw_body: bytes, body: Any) -> dict[str, Any]:
         if not raw_body.strip():
-            raise _bad_request("Required request body is missing")
+            raise BadRequest("Required request body is missing")
         if body is _UNPARSEABLE:
-            raise _bad_request(f"JSON: {_json_error(raw_body)}")
+            raise BadRequest(f"JSON: {_json_error(raw_body)}")
         if not isinstance(body, dict):
-            raise _bad_request(f"Type mismatch: '{_json_text(body)}'")
+            raise BadRequest(f"Type mismatch: '{json_text(body)}'")
         return body
 
-    @staticmethod
-    def _require(body: dict[str, Any], name: str) -> Any:
-        value = body.get(name)
-        if value is None:
-            raise _bad_request(f"'{name}' must not be null (rejected value: null)")
-        return value
+    def _find(self, cid: int, oid: int, missing: str) -> FakeOrder:
+        """The order (call with the lock held), or 404 with the operation's ``missing`` text."""
+        order = self._orders.get((cid, oid))
+        if order is None:
+            raise _reject(404, "NOT_FOUND", missing)
+        return order
 
-    def _set_track(self, cid: int, oid: int, raw_body: bytes, body: Any) -> _Answer:
-        data = self._require_object(raw_body, body)
-        track = self._require(data, "trackCode")
+    def _service_name(self, service_id: int) -> str:
+        """The delivery service's name (call with the lock held)."""
+        return dict(self.delivery_services).get(service_id, _UNKNOWN_SERVICE_NAME)
+
+    def _set_track(self, cid: int, oid: int, data: dict[str, Any]) -> _Answer:
+        track = require(data, "trackCode")
         if not isinstance(track, str):
-            raise _bad_request(f"Type mismatch: '{_json_text(track)}'")
-        service = self._require(data, "deliveryServiceId")
+            raise BadRequest(f"Type mismatch: '{json_text(track)}'")
+        service = require(data, "deliveryServiceId")
         if isinstance(service, bool) or not isinstance(service, int):
-            raise _bad_request(f"Type mismatch: '{_json_text(service)}'")
+            raise BadRequest(f"Type mismatch: '{json_text(service)}'")
         with self._lock:
-            order = self._orders.get((cid, oid))
-            if order is None:
-                raise _reject(404, "NOT_FOUND", f"Campaign '{cid}' has no order id '{oid}'")
+            order = self._find(cid, oid, f"Campaign '{cid}' has no order id '{oid}'")
             if order.status not in _TRACK_STATUSES:
-                raise _not_allowed(order)
+                raise not_allowed(order)
             order.track_codes.append((track, service))
+            order.touch(self.now())
         return _Answer(200, {"status": "OK"})
 
-    def _set_date(self, cid: int, oid: int, raw_body: bytes, body: Any) -> _Answer:
-        data = self._require_object(raw_body, body)
-        dates = self._require(data, "dates")
+    def _set_date(self, cid: int, oid: int, data: dict[str, Any]) -> _Answer:
+        dates = require(data, "dates")
         if not isinstance(dates, dict):
-            raise _bad_request(f"Type mismatch: '{_json_text(dates)}'")
-        to_text = self._require(dates, "toDate")
-        try:
-            if not isinstance(to_text, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", to_text):
-                raise ValueError(to_text)
-            to_date = datetime.date.fromisoformat(to_text)
-        except ValueError:
-            raise _bad_request(f"Type mismatch: '{_json_text(to_text)}'") from None
-        reason = self._require(data, "reason")
+            raise BadRequest(f"Type mismatch: '{json_text(dates)}'")
+        to_date = parse_date(require(dates, "toDate"))
+        reason = require(data, "reason")
         if reason not in _REASONS:
-            raise _bad_request(f"Type mismatch: '{_json_text(reason)}'")
+            raise BadRequest(f"Type mismatch: '{json_text(reason)}'")
         with self._lock:
-            order = self._orders.get((cid, oid))
-            if order is None:
-                raise _reject(404, "NOT_FOUND", f"Order not found: '{oid}'")
+            order = self._find(cid, oid, f"Order not found: '{oid}'")
             if order.status not in _DATE_STATUSES:
-                raise _not_allowed(order)
+                raise not_allowed(order)
             if order.delivery_date == to_date:
-                raise _bad_request("New delivery dates are the same as the current!")
+                raise BadRequest("New delivery dates are the same as the current!")
             if order.edits_left <= 0:
-                raise _bad_request(
-                    f"Exceeded the number of edits of delivery dates! limit is: '{_EDITS_LIMIT}'"
+                raise BadRequest(
+                    f"Exceeded the number of edits of delivery dates! limit is: '{EDITS_LIMIT}'"
                 )
             if to_date > self.today + datetime.timedelta(days=order.days_limit):
-                raise _bad_request(
+                raise BadRequest(
                     "Exceeded the number of days to edit delivery dates! "
                     f"limit is: '{order.days_limit}' days"
                 )
-            order.delivery_date = to_date
+            order.delivery_date, order.delivery_from = to_date, None
             order.edits_left -= 1
+            order.touch(self.now())
+        return _Answer(200, {"status": "OK"})
+
+    def _update_status(self, cid: int, oid: int, data: dict[str, Any]) -> _Answer:
+        change = StatusChange.parse(data)
+        with self._lock:
+            order = self._find(cid, oid, f"Order not found: '{oid}'")
+            if change.apply(order, self.now()):
+                self.late_without_real_date.append((cid, oid))
+            shape = get_order_shape(order, self._service_name(order.service_id))
+        return _Answer(200, {"order": shape})
+
+    def _accept_cancellation(self, cid: int, oid: int, data: dict[str, Any]) -> _Answer:
+        accepted = parse_cancellation(data)
+        with self._lock:
+            answer_cancellation(
+                self._find(cid, oid, f"Order not found: '{oid}'"), accepted, self.now()
+            )
         return _Answer(200, {"status": "OK"})
 
     def _get_business_orders(
-        self, key: _Key, business_id: int, raw_body: bytes, body: Any
+        self,
+        key: _Key,
+        business_id: int,
+        query: dict[str, list[str]],
+        raw_body: bytes,
+        body: Any,
     ) -> _Answer:
         if key.business_id != business_id:
             raise _reject(403, "FORBIDDEN", "Access denied")
-        data = self._require_object(raw_body, body)
-        ids = self._require(data, "orderIds")
-        if not isinstance(ids, list):
-            raise _bad_request(f"Type mismatch: '{_json_text(ids)}'")
-        if not 1 <= len(ids) <= 50:
-            raise _bad_request("Illegal input at 'orderIds'")
-        for value in ids:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise _bad_request(f"Type mismatch: '{_json_text(value)}'")
-        wanted = set(ids)
-        created = (self.today - datetime.timedelta(days=2)).isoformat() + "T10:00:00+03:00"
+        request = OrderQuery.parse(self._require_object(raw_body, body), query, self.now())
         with self._lock:
-            names = dict(self.delivery_services)
-            found = [
-                (self._campaigns[cid], order)
-                for (cid, oid), order in self._orders.items()
-                if oid in wanted
-                and cid in self._campaigns
-                and self._campaigns[cid].business_id == business_id
+            programs = {
+                c.campaign_id: c.placement_type
+                for c in self._campaigns.values()
+                if c.business_id == business_id
+            }
+            page, token = request.page(
+                (order, programs[cid])
+                for (cid, _), order in self._orders.items()
+                if cid in programs
+            )
+            orders = [
+                business_order(order, program, self._service_name(order.service_id))
+                for order, program in page
             ]
-            orders = [_business_order(c, o, created, names, self.today) for c, o in found]
-        return _Answer(200, {"orders": orders})
+        paging = {} if token is None else {"nextPageToken": token}
+        return _Answer(200, {"orders": orders, "paging": paging})
 
     def _serve(
         self,
         handler: _Handler,
         operation: str,
         params: dict[str, int],
+        query: dict[str, list[str]],
         raw_body: bytes,
         body: Any,
     ) -> _Answer:
+        default_latency = self.latency if operation in _WRITES else 0.0
+        self._sleep(self.latency_for.get(operation, default_latency))
         if operation in _WRITES:
-            self._sleep(self.latency)
             fault = self._next_fault(params["oid"])
             if fault is not None:
                 self._sleep(fault.delay)
@@ -741,27 +907,28 @@ class FakeMarket:
                         dict(fault.headers),
                     )
         try:
-            return self._dispatch(operation, params, handler.headers, raw_body, body)
+            return self._dispatch(operation, params, query, handler.headers, raw_body, body)
         except _Rejected as rejected:
             return rejected.answer
+        except BadRequest as exc:
+            return _Answer(400, error_body("BAD_REQUEST", str(exc)))
 
     def _handle(self, handler: _Handler) -> None:
         """Answer one request: gates, faults, the operation, then record and write."""
         started = time.monotonic()
         method = handler.command
-        path = handler.path.split("?", 1)[0]
+        path, _, query_text = handler.path.partition("?")
+        query = urllib.parse.parse_qs(query_text)
         raw_body = _read_body(handler)
         body = _parse(raw_body)
-        operation = "unknown"
-        params: dict[str, int] = {}
-        for route_method, pattern, route_operation in _ROUTES:
-            match = pattern.match(path)
-            if match is not None and route_method == method:
-                operation = route_operation
-                params = {k: int(v) for k, v in match.groupdict().items()}
-                break
+        operation, params = _route(method, path)
         path_campaign = _CAMPAIGN_PATH.match(path)
         campaign_id = int(path_campaign.group(1)) if path_campaign else None
+        gate: tuple[Literal["campaign", "business"], int] | None = None
+        if operation == "getBusinessOrders":
+            gate = ("business", params["bid"])
+        elif operation != "unknown" and campaign_id is not None:
+            gate = ("campaign", campaign_id)
 
         entered = False
         try:
@@ -770,18 +937,19 @@ class FakeMarket:
             hourly_taken = False
             if operation == "unknown":
                 answer = _Answer(404, error_body("NOT_FOUND", "Resource not found"))
-            elif campaign_id is not None:
-                answer = self._enter_campaign(campaign_id)
+            elif gate is not None:
+                answer = self._enter(*gate)
                 entered = answer is None
             if answer is None:
                 hourly_key = self._hourly_key(operation, params.get("cid"), params.get("bid"))
                 answer = self._hourly_take(hourly_key)
                 hourly_taken = answer is None
             if answer is None:
-                answer = self._serve(handler, operation, params, raw_body, body)
-            if hourly_key is not None and self.hourly_limit is not None:
+                answer = self._serve(handler, operation, params, query, raw_body, body)
+            limit = self._hourly_limit_for(operation)
+            if hourly_key is not None and limit is not None:
                 self._hourly_settle(hourly_key, answer.status, hourly_taken)
-                answer.headers = {**self._hourly_headers(hourly_key), **answer.headers}
+                answer.headers = {**self._hourly_headers(hourly_key, limit), **answer.headers}
             with self._lock:
                 self.records.append(
                     Recorded(
@@ -800,9 +968,18 @@ class FakeMarket:
         finally:
             # Leave before writing, so a client that sends its next request as soon as it reads
             # this answer is not refused for a slot that is, from its side, already free.
-            if entered and campaign_id is not None:
-                self._leave_campaign(campaign_id)
+            if entered and gate is not None:
+                self._leave(*gate)
         _write(handler, answer)
+
+
+def _route(method: str, path: str) -> tuple[str, dict[str, int]]:
+    """The operation and path parameters of a request; ("unknown", {}) when no route matches."""
+    for route_method, pattern, operation in _ROUTES:
+        match = pattern.match(path)
+        if match is not None and route_method == method:
+            return operation, {k: int(v) for k, v in match.groupdict().items()}
+    return "unknown", {}
 
 
 _UNPARSEABLE = object()
@@ -836,48 +1013,6 @@ def _fill(
     text = text.replace("{operation}", operation)
     filled: dict[str, Any] = json.loads(text)
     return filled
-
-
-def _not_allowed(order: FakeOrder) -> _Rejected:
-    return _bad_request(
-        f"Action is not allowed for order '{order.order_id}' with status '{order.status}' "
-        f"and substatus '{order.substatus}'"
-    )
-
-
-def _business_order(
-    campaign: _Campaign,
-    order: FakeOrder,
-    created: str,
-    service_names: dict[int, str],
-    today: datetime.date,
-) -> dict[str, Any]:
-    service_id = order.track_codes[-1][1] if order.track_codes else 51
-    dates: dict[str, str] = {"fromDate": today.isoformat()}
-    if order.delivery_date is not None:
-        dates = {
-            "fromDate": order.delivery_date.isoformat(),
-            "toDate": order.delivery_date.isoformat(),
-        }
-    return {
-        "orderId": order.order_id,
-        "campaignId": campaign.campaign_id,
-        "programType": campaign.placement_type,
-        "status": order.status,
-        "substatus": order.substatus,
-        "creationDate": created,
-        "paymentType": "PREPAID",
-        "paymentMethod": "YANDEX",
-        "fake": False,
-        "items": [],
-        "delivery": {
-            "type": "DELIVERY",
-            "serviceName": service_names.get(service_id, "Собственная служба"),
-            "deliveryServiceId": service_id,
-            "deliveryPartnerType": "SHOP",
-            "dates": dates,
-        },
-    }
 
 
 def _read_body(handler: BaseHTTPRequestHandler) -> bytes:

@@ -2,19 +2,35 @@
 
 The bot under test reaches it through python-telegram-bot's ``base_url``: every call is
 ``POST {base_url}{token}/{method}`` and is answered the way the Bot API answers it, so the whole
-stack (request encoding, error translation, the ``Updater``'s long polling) runs for real.
+stack (request encoding, error translation, rate limiting, the ``Updater``'s long polling) runs
+for real.
 
 Contract:
 
 * ``FakeTelegram().start()`` serves on an ephemeral port in a daemon thread; ``stop()`` returns
   promptly even while a ``getUpdates`` long poll is waiting. It is a context manager too.
-* Tests inject updates (``send_private``, ``send_group``, ``press_button``, ``inject_raw``) and
-  observe every API call in ``calls`` (``wait_for`` / ``await_call`` block until one matches).
+* Tests inject updates (``send_private``, ``send_group``, ``send_photo``, ``send_document``,
+  ``edit_user_message``, ``create_topic``, ``press_button``, ``inject_raw``) and observe every
+  API call in ``calls`` (``wait_for`` / ``await_call`` block until one matches).
 * Errors look like Telegram's: ``{"ok": false, "error_code": N, "description": "..."}`` with the
   same HTTP status, so python-telegram-bot raises its usual exceptions (``InvalidToken`` for
-  401/404, ``BadRequest`` for 400, ``Forbidden`` for 403, ``RetryAfter`` for 429).
+  401/404, ``BadRequest`` for 400, ``Forbidden`` for 403, ``Conflict`` for 409, ``RetryAfter``
+  for 429).
 * Chats: a private chat's id is the user's id; groups have negative ids. Message ids count up per
   chat and are shared by the users' and the bot's messages, as in a real group.
+* Flood limits are on by default, as on Telegram: at most ``per_second`` (30) of sendMessage,
+  editMessageText, editMessageReplyMarkup and deleteMessage in any sliding second, and at most
+  ``group_per_minute`` (20) of sendMessage and edits per group (negative chat id) in any sliding
+  minute. Beyond them the call is answered 429 with ``parameters.retry_after`` = the whole
+  seconds until the window has room again, has no effect and does not count; ``flood_limit``
+  sets one chat's per-minute limit (it applies even with ``flood_limits=False``).
+* Files: photos and documents users send are served by ``getFile`` and then downloaded with
+  ``GET {file_base_url}{token}/{file_path}`` (the bytes given, as given); files over 20 MiB are
+  refused by ``getFile`` like Telegram does.
+* Forum topics made with ``create_topic``: every message in the topic that replies to nothing
+  else is a reply to the topic's ``forum_topic_created`` service message, as Telegram sends it.
+* Webhooks are only recorded (``webhook``): updates are never posted to the URL, they stay
+  pending; ``getUpdates`` answers 409 while a webhook is set, as Telegram does.
 
 Only the standard library is used, so the fake can also serve a bot running as a subprocess.
 """
@@ -31,25 +47,47 @@ import email.policy
 import itertools
 import json
 import math
+import posixpath
 import re
 import socket
+import struct
 import sys
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 JSON = dict[str, Any]
 
 GROUP_ANONYMOUS_BOT_ID = 1087968824
 CHANNEL_BOT_ID = 136817688
+# The "Telegram" service account that posts automatic forwards into discussion groups.
+TELEGRAM_SERVICE_USER_ID = 777000
+# The channel an automatic forward comes from when ``send_group`` is not told another.
+LINKED_CHANNEL_ID = -1001000000777
 MAX_MESSAGE_LENGTH = 4096
+# The Bot API lets bots download files of up to 20 MiB.
+MAX_DOWNLOAD_SIZE = 20 * 1024 * 1024
+# Photos get a thumbnail that fits this box, like Telegram's smallest ("s") size.
+THUMBNAIL_BOX = 90
 MEMBER_STATUSES = frozenset({"creator", "administrator", "member", "restricted", "left", "kicked"})
+
+# Calls counted toward the per-bot limit, and those also counted toward a chat's limit.
+FLOOD_PER_BOT_METHODS = frozenset(
+    {"sendMessage", "editMessageText", "editMessageReplyMarkup", "deleteMessage"}
+)
+FLOOD_PER_CHAT_METHODS = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup"})
+
+_WEBHOOK_CONFLICT = (
+    "Conflict: can't use getUpdates method while webhook is active; "
+    "use deleteWebhook to delete the webhook first"
+)
 
 # Parameters whose values are free text: never JSON-decode them even when they look like JSON.
 _TEXT_PARAMS = frozenset(
@@ -67,9 +105,10 @@ _TEXT_PARAMS = frozenset(
         "query",
         "callback_query_id",
         "language_code",
+        "secret_token",
+        "file_id",
     }
 )
-
 # Telegram makes a command entity of "/word" or "/word@botname" at the start of a line.
 _COMMAND_RE = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{1,64})?")
 
@@ -152,8 +191,10 @@ class Call:
 class SentMessage:
     """A message in a chat as it currently stands (edits applied, deletion marked).
 
-    ``reply_markup`` is the markup the bot last set (any kind); ``payload`` is the Message JSON
-    Telegram would return for it now.
+    ``text`` is the text, or the caption of a photo or document ("" when none); ``reply_markup``
+    is the markup the bot last set (any kind); ``payload`` is the Message JSON Telegram would
+    return for it now. ``reply_to_message_id`` is the message the payload replies to, including
+    the service message of a forum topic made with ``create_topic``.
     """
 
     chat_id: int
@@ -268,6 +309,74 @@ def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, Any], di
     return params, files
 
 
+@dataclass
+class _StoredFile:
+    """A file a user sent, as getFile describes it and the file URL serves it."""
+
+    file_id: str
+    file_unique_id: str
+    file_path: str
+    data: bytes
+    mime_type: str
+
+    def json(self) -> JSON:
+        return {
+            "file_id": self.file_id,
+            "file_unique_id": self.file_unique_id,
+            "file_size": len(self.data),
+        }
+
+
+def _image_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a PNG's or a baseline/progressive JPEG's header, if it has one."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and len(data) >= 24:
+        width, height = struct.unpack(">II", data[16:24])
+        return width, height
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    index = 2
+    while index + 9 <= len(data):
+        if data[index] != 0xFF:
+            return None
+        marker = data[index + 1]
+        if marker == 0xFF:  # fill byte
+            index += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            index += 2
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height, width = struct.unpack(">HH", data[index + 5 : index + 9])
+            return width, height
+        index += 2 + int.from_bytes(data[index + 2 : index + 4], "big")
+    return None
+
+
+def _set_text(message: JSON, text: str) -> None:
+    """Set a text message's text and the entities Telegram derives from it."""
+    message["text"] = text
+    entities = command_entities(text)
+    if entities:
+        message["entities"] = entities
+    else:
+        message.pop("entities", None)
+
+
+def _set_caption(message: JSON, caption: str | None) -> None:
+    """Set (or with None or "" remove) a media message's caption and its entities."""
+    message.pop("caption", None)
+    message.pop("caption_entities", None)
+    if caption:
+        message["caption"] = caption
+        entities = command_entities(caption)
+        if entities:
+            message["caption_entities"] = entities
+
+
+def _has_media(message: JSON) -> bool:
+    return "photo" in message or "document" in message
+
+
 class FakeTelegram:
     """A fake Telegram Bot API server; see the module docstring for the contract."""
 
@@ -277,10 +386,18 @@ class FakeTelegram:
         token: str = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz",
         bot_id: int = 999000,
         bot_username: str = "DbsTestBot",
+        flood_limits: bool = True,
+        per_second: int = 30,
+        group_per_minute: int = 20,
     ) -> None:
+        if per_second < 1 or group_per_minute < 1:
+            raise ValueError("flood limits must allow at least one message")
         self.token = token
         self.bot_id = bot_id
         self.bot_username = bot_username
+        self.flood_limits = flood_limits
+        self.per_second = per_second
+        self.group_per_minute = group_per_minute
         self.calls: list[Call] = []
         self.deleted: list[tuple[int, int]] = []
         self.polls = 0
@@ -290,6 +407,13 @@ class FakeTelegram:
         # (scope as canonical JSON, language_code) -> commands, as setMyCommands stored them.
         self.my_commands: dict[tuple[str, str], list[JSON]] = {}
         self.answered_callbacks: dict[str, JSON] = {}
+        # Calls answered 429 because of a flood limit.
+        self.flood_rejections = 0
+        # The file_path of every file downloaded, in order.
+        self.downloads: list[str] = []
+        # What setWebhook set (url, secret_token, allowed_updates, drop_pending_updates); None
+        # while no webhook is set.
+        self.webhook: JSON | None = None
 
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -297,6 +421,7 @@ class FakeTelegram:
         self._pending: list[JSON] = []
         self._update_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
+        self._file_numbers = itertools.count(1)
         self._next_message_id: dict[int, int] = {}
         self._messages: dict[tuple[int, int], SentMessage] = {}
         self._users: dict[int, JSON] = {}
@@ -304,8 +429,13 @@ class FakeTelegram:
         self._can_delete: dict[int, bool] = {}
         self._member_status: dict[tuple[int, int], str] = {}
         self._flood: dict[int, int] = {}
+        # Monotonic times of the calls counted toward the per-bot and the per-chat limits.
+        self._bot_sent_at: deque[float] = deque()
         self._sent_at: dict[int, list[float]] = {}
         self._callback_queries: set[str] = set()
+        self._files: dict[str, _StoredFile] = {}
+        self._file_paths: dict[str, _StoredFile] = {}
+        self._topics: set[tuple[int, int]] = set()
 
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -321,6 +451,13 @@ class FakeTelegram:
         if self._server is None:
             raise RuntimeError("FakeTelegram is not started")
         return f"http://127.0.0.1:{self._port}/bot"
+
+    @property
+    def file_base_url(self) -> str:
+        """The ``base_file_url`` to give python-telegram-bot (it appends the token)."""
+        if self._server is None:
+            raise RuntimeError("FakeTelegram is not started")
+        return f"http://127.0.0.1:{self._port}/file/bot"
 
     @property
     def port(self) -> int:
@@ -393,7 +530,11 @@ class FakeTelegram:
             self._member_status[(chat_id, user_id)] = status
 
     def flood_limit(self, chat_id: int, per_minute: int) -> None:
-        """Answer 429 to sendMessage to ``chat_id`` beyond ``per_minute`` within 60 seconds."""
+        """Answer 429 to sendMessage and edits in ``chat_id`` beyond ``per_minute`` a minute.
+
+        It replaces the default per-group limit for that chat, also counts the calls already
+        made in the last 60 seconds, and applies even with ``flood_limits=False``.
+        """
         with self._lock:
             self._flood[chat_id] = per_minute
 
@@ -407,17 +548,27 @@ class FakeTelegram:
         *,
         language_code: str | None = "en",
         first_name: str = "User",
+        last_name: str | None = None,
+        username: str | None = None,
         is_bot: bool = False,
         reply_to: int | None = None,
+        forward_from_user_id: int | None = None,
     ) -> int:
-        """A user writes ``text`` to the bot in private; returns the new message id."""
+        """A user writes ``text`` to the bot in private; returns the new message id.
+
+        With ``forward_from_user_id`` the message is a forward of that user's message
+        (``forward_origin`` of type "user").
+        """
         with self._cond:
-            user = self._remember_user(user_id, first_name, language_code, is_bot)
-            chat = {"id": user_id, "type": "private", "first_name": first_name}
-            self._chats[user_id] = chat
-            message = self._user_message(user_id, chat, user, text, reply_to, None)
-            self._push({"message": message})
-            return int(message["message_id"])
+            user = self._remember_user(
+                user_id, first_name, language_code, is_bot, last_name, username
+            )
+            extra: JSON = {}
+            if forward_from_user_id is not None:
+                extra["forward_origin"] = self._user_origin(forward_from_user_id)
+            return self._post(
+                self._private_chat(user), user, {"text": text}, reply_to=reply_to, extra=extra
+            )
 
     def send_group(
         self,
@@ -427,6 +578,8 @@ class FakeTelegram:
         *,
         language_code: str | None = "en",
         first_name: str = "User",
+        last_name: str | None = None,
+        username: str | None = None,
         chat_type: str = "supergroup",
         title: str = "Shop group",
         reply_to: int | None = None,
@@ -434,48 +587,170 @@ class FakeTelegram:
         sender_chat_id: int | None = None,
         is_bot: bool = False,
         thread_id: int | None = None,
+        forwarded_from_user_id: int | None = None,
+        is_automatic_forward: bool = False,
     ) -> int:
         """Someone writes ``text`` in group ``chat_id``; returns the new message id.
 
         With ``sender_chat_id`` (or ``user_id=None``) the sender is anonymous: ``sender_chat`` is
         the group itself (an anonymous admin, ``from`` = GroupAnonymousBot) or another chat (a
         channel, ``from`` = Channel_Bot). ``reply_to`` makes the message a reply to that message;
-        ``reply_to_user_id`` sets who wrote it when the fake does not know the message.
+        ``reply_to_user_id`` sets who wrote it when the fake does not know the message. In a
+        topic made with ``create_topic`` a message without ``reply_to`` replies to the topic's
+        service message. ``forwarded_from_user_id`` makes it a forward of that user's message.
+
+        ``is_automatic_forward`` makes it a channel post Telegram forwarded into the channel's
+        discussion group: ``from`` is the Telegram service user (777000), ``sender_chat`` and
+        ``forward_origin`` name the channel (``sender_chat_id``, default ``LINKED_CHANNEL_ID``);
+        ``user_id`` must then be None. Raises ValueError otherwise.
         """
         with self._cond:
-            chat: JSON = {"id": chat_id, "type": chat_type, "title": title}
-            if thread_id is not None:
-                chat["is_forum"] = True
-            self._chats[chat_id] = chat
-            if sender_chat_id is None and user_id is None:
-                sender_chat_id = chat_id
-            sender_chat: JSON | None = None
-            if sender_chat_id is None:
-                assert user_id is not None
-                user = self._remember_user(user_id, first_name, language_code, is_bot)
-            elif sender_chat_id == chat_id:
-                sender_chat = chat
-                user = {
-                    "id": GROUP_ANONYMOUS_BOT_ID,
-                    "is_bot": True,
-                    "first_name": "Group",
-                    "username": "GroupAnonymousBot",
-                }
-            else:
-                sender_chat = {"id": sender_chat_id, "type": "channel", "title": "Channel"}
-                user = {
-                    "id": CHANNEL_BOT_ID,
-                    "is_bot": True,
-                    "first_name": "Channel",
-                    "username": "Channel_Bot",
-                }
-            message = self._user_message(
-                chat_id, chat, user, text, reply_to, reply_to_user_id, thread_id=thread_id
+            chat, user, extra = self._group_sender(
+                chat_id,
+                user_id,
+                chat_type=chat_type,
+                title=title,
+                sender_chat_id=sender_chat_id,
+                is_bot=is_bot,
+                first_name=first_name,
+                last_name=last_name,
+                username=username,
+                language_code=language_code,
+                thread_id=thread_id,
+                is_automatic_forward=is_automatic_forward,
             )
-            if sender_chat is not None:
-                message["sender_chat"] = copy.deepcopy(sender_chat)
-            self._push({"message": message})
-            return int(message["message_id"])
+            if forwarded_from_user_id is not None and not is_automatic_forward:
+                extra["forward_origin"] = self._user_origin(forwarded_from_user_id)
+            return self._post(
+                chat,
+                user,
+                {"text": text},
+                reply_to=reply_to,
+                reply_to_user_id=reply_to_user_id,
+                thread_id=thread_id,
+                extra=extra,
+            )
+
+    def send_photo(
+        self,
+        chat_id: int,
+        user_id: int | None,
+        image: bytes,
+        *,
+        caption: str | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        reply_to: int | None = None,
+        thread_id: int | None = None,
+        language_code: str | None = "en",
+        first_name: str = "User",
+        last_name: str | None = None,
+        username: str | None = None,
+    ) -> int:
+        """A user sends the photo ``image`` (any bytes) to a chat; returns the new message id.
+
+        ``chat_id`` is the user's id for a private chat (``user_id`` must equal it) or a group's
+        negative id (as in ``send_group``: ``user_id=None`` is an anonymous admin). The message's
+        ``photo`` lists a thumbnail that fits 90×90 and the full size, each with its own
+        ``file_id``; both serve ``image`` as given. ``width``/``height`` default to the size in
+        a PNG or JPEG header, else 1280×960. ``caption`` gets ``caption_entities`` for commands.
+        """
+        size = _image_size(image) or (1280, 960)
+        full_width, full_height = width or size[0], height or size[1]
+        scale = min(1.0, THUMBNAIL_BOX / max(full_width, full_height, 1))
+        with self._cond:
+            chat, user, extra = self._media_sender(
+                chat_id, user_id, first_name, last_name, username, language_code, thread_id
+            )
+            thumbnail = self._add_file(image, "photos", ".jpg", "image/jpeg").json()
+            thumbnail["width"] = max(1, round(full_width * scale))
+            thumbnail["height"] = max(1, round(full_height * scale))
+            full = self._add_file(image, "photos", ".jpg", "image/jpeg").json()
+            full.update(width=full_width, height=full_height)
+            content: JSON = {"photo": [thumbnail, full]}
+            _set_caption(content, caption)
+            return self._post(
+                chat, user, content, reply_to=reply_to, thread_id=thread_id, extra=extra
+            )
+
+    def send_document(
+        self,
+        chat_id: int,
+        user_id: int | None,
+        data: bytes,
+        *,
+        file_name: str = "label.jpg",
+        mime_type: str = "image/jpeg",
+        caption: str | None = None,
+        reply_to: int | None = None,
+        thread_id: int | None = None,
+        language_code: str | None = "en",
+        first_name: str = "User",
+        last_name: str | None = None,
+        username: str | None = None,
+    ) -> int:
+        """A user sends ``data`` as a file (a ``document``); otherwise like ``send_photo``."""
+        extension = posixpath.splitext(file_name)[1] or ".bin"
+        with self._cond:
+            chat, user, extra = self._media_sender(
+                chat_id, user_id, first_name, last_name, username, language_code, thread_id
+            )
+            document = self._add_file(data, "documents", extension, mime_type).json()
+            content: JSON = {
+                "document": {"file_name": file_name, "mime_type": mime_type, **document}
+            }
+            _set_caption(content, caption)
+            return self._post(
+                chat, user, content, reply_to=reply_to, thread_id=thread_id, extra=extra
+            )
+
+    def edit_user_message(self, chat_id: int, message_id: int, new_text: str) -> None:
+        """The author edits message ``message_id``: an ``edited_message`` update is queued.
+
+        A text message gets ``new_text`` as text, a photo or document as caption (an empty one
+        removes it); entities are recomputed and ``edit_date`` is set. Raises ValueError for an
+        unknown or deleted message, one the bot sent, or one without text or caption to edit.
+        """
+        with self._cond:
+            stored = self._messages.get((chat_id, message_id))
+            if stored is None or stored.deleted or stored.from_bot:
+                raise ValueError(f"no user message {message_id} in chat {chat_id} to edit")
+            payload = stored.payload
+            if _has_media(payload):
+                _set_caption(payload, new_text)
+            elif "text" in payload and new_text.strip():
+                _set_text(payload, new_text)
+            else:
+                raise ValueError(f"message {message_id} in chat {chat_id} has no text to edit")
+            payload["edit_date"] = int(time.time())
+            stored.text = new_text
+            stored.edited = True
+            self._push({"edited_message": copy.deepcopy(payload)})
+
+    def create_topic(
+        self, chat_id: int, user_id: int, name: str, *, icon_color: int = 0x6FB9F0
+    ) -> int:
+        """``user_id`` creates forum topic ``name`` in supergroup ``chat_id``; returns its id.
+
+        Queues the ``forum_topic_created`` service message, whose message id is the topic's
+        ``message_thread_id``; the chat becomes a forum. Raises ValueError for a non-group id.
+        """
+        if chat_id >= 0:
+            raise ValueError("forum topics exist only in supergroups (negative chat ids)")
+        with self._cond:
+            known = self._chats.get(chat_id, {})
+            chat: JSON = {
+                "id": chat_id,
+                "type": "supergroup",
+                "title": known.get("title", "Shop group"),
+                "is_forum": True,
+            }
+            self._chats[chat_id] = chat
+            user = copy.deepcopy(self._users.get(user_id, _default_user(user_id)))
+            thread_id = self._next_message_id.get(chat_id, 1)
+            self._topics.add((chat_id, thread_id))
+            content = {"forum_topic_created": {"name": name, "icon_color": icon_color}}
+            return self._post(chat, user, content, reply_to=None, thread_id=thread_id)
 
     def press_button(
         self,
@@ -493,7 +768,12 @@ class FakeTelegram:
         with self._cond:
             known = self._users.get(user_id, {})
             user = self._remember_user(
-                user_id, known.get("first_name", "User"), language_code, known.get("is_bot", False)
+                user_id,
+                known.get("first_name", "User"),
+                language_code,
+                known.get("is_bot", False),
+                known.get("last_name"),
+                known.get("username"),
             )
             stored = self._messages.get((chat_id, message_id))
             if stored is not None:
@@ -627,13 +907,144 @@ class FakeTelegram:
         }
 
     def _remember_user(
-        self, user_id: int, first_name: str, language_code: str | None, is_bot: bool
+        self,
+        user_id: int,
+        first_name: str,
+        language_code: str | None,
+        is_bot: bool,
+        last_name: str | None = None,
+        username: str | None = None,
     ) -> JSON:
         user: JSON = {"id": user_id, "is_bot": is_bot, "first_name": first_name}
+        if last_name is not None:
+            user["last_name"] = last_name
+        if username is not None:
+            user["username"] = username
         if language_code is not None:
             user["language_code"] = language_code
         self._users[user_id] = user
         return copy.deepcopy(user)
+
+    def _private_chat(self, user: JSON) -> JSON:
+        chat: JSON = {"id": user["id"], "type": "private", "first_name": user["first_name"]}
+        for key in ("last_name", "username"):
+            if key in user:
+                chat[key] = user[key]
+        self._chats[user["id"]] = chat
+        return chat
+
+    def _user_origin(self, user_id: int) -> JSON:
+        """``forward_origin`` of a message forwarded from ``user_id``'s."""
+        sender = copy.deepcopy(self._users.get(user_id, _default_user(user_id)))
+        sender.pop("language_code", None)
+        return {"type": "user", "date": int(time.time()) - 60, "sender_user": sender}
+
+    def _group_sender(
+        self,
+        chat_id: int,
+        user_id: int | None,
+        *,
+        chat_type: str,
+        title: str,
+        sender_chat_id: int | None,
+        is_bot: bool,
+        first_name: str,
+        last_name: str | None,
+        username: str | None,
+        language_code: str | None,
+        thread_id: int | None,
+        is_automatic_forward: bool = False,
+    ) -> tuple[JSON, JSON, JSON]:
+        """The chat, the ``from`` user and the sender's extra message fields in a group."""
+        chat: JSON = {"id": chat_id, "type": chat_type, "title": title}
+        if thread_id is not None or self._chats.get(chat_id, {}).get("is_forum"):
+            chat["is_forum"] = True
+        extra: JSON = {}
+        if is_automatic_forward:
+            if user_id is not None:
+                raise ValueError("an automatic forward is sent by Telegram: pass user_id=None")
+            channel_id = LINKED_CHANNEL_ID if sender_chat_id is None else sender_chat_id
+            if channel_id == chat_id:
+                raise ValueError("an automatic forward comes from a channel, not the group")
+            channel: JSON = {"id": channel_id, "type": "channel", "title": "Channel"}
+            extra["sender_chat"] = channel
+            extra["is_automatic_forward"] = True
+            extra["forward_origin"] = {
+                "type": "channel",
+                "date": int(time.time()),
+                "chat": channel,
+                "message_id": self._new_message_id(channel_id),
+            }
+            user = {"id": TELEGRAM_SERVICE_USER_ID, "is_bot": False, "first_name": "Telegram"}
+        elif sender_chat_id is None and user_id is not None:
+            user = self._remember_user(
+                user_id, first_name, language_code, is_bot, last_name, username
+            )
+        elif sender_chat_id is None or sender_chat_id == chat_id:
+            extra["sender_chat"] = chat
+            user = {
+                "id": GROUP_ANONYMOUS_BOT_ID,
+                "is_bot": True,
+                "first_name": "Group",
+                "username": "GroupAnonymousBot",
+            }
+        else:
+            extra["sender_chat"] = {"id": sender_chat_id, "type": "channel", "title": "Channel"}
+            user = {
+                "id": CHANNEL_BOT_ID,
+                "is_bot": True,
+                "first_name": "Channel",
+                "username": "Channel_Bot",
+            }
+        self._chats[chat_id] = chat
+        return chat, user, copy.deepcopy(extra)
+
+    def _media_sender(
+        self,
+        chat_id: int,
+        user_id: int | None,
+        first_name: str,
+        last_name: str | None,
+        username: str | None,
+        language_code: str | None,
+        thread_id: int | None,
+    ) -> tuple[JSON, JSON, JSON]:
+        """``_group_sender`` for a photo or document, in a private chat or a known group."""
+        if chat_id > 0:
+            if user_id != chat_id:
+                raise ValueError("in a private chat the sender is the chat: user_id == chat_id")
+            user = self._remember_user(
+                chat_id, first_name, language_code, False, last_name, username
+            )
+            return self._private_chat(user), user, {}
+        known = self._chats.get(chat_id, {})
+        return self._group_sender(
+            chat_id,
+            user_id,
+            chat_type=known.get("type", "supergroup"),
+            title=known.get("title", "Shop group"),
+            sender_chat_id=None,
+            is_bot=False,
+            first_name=first_name,
+            last_name=last_name,
+            username=username,
+            language_code=language_code,
+            thread_id=thread_id,
+        )
+
+    def _add_file(self, data: bytes, folder: str, extension: str, mime_type: str) -> _StoredFile:
+        number = next(self._file_numbers)
+        kind = "AgAC" if folder == "photos" else "BQAC"
+        stored = _StoredFile(
+            file_id=f"{kind}fake{number:06d}",
+            file_unique_id=f"AQADfake{number:06d}",
+            file_path=f"{folder}/file_{number}{extension}",
+            data=bytes(data),
+            mime_type=mime_type,
+        )
+        self._files[stored.file_id] = stored
+        self._file_paths[stored.file_path] = stored
+        return stored
 
     def _chat_json(self, chat_id: int) -> JSON:
         known = self._chats.get(chat_id)
@@ -657,16 +1068,12 @@ class FakeTelegram:
             reply = copy.deepcopy(stored.payload)
             reply.pop("reply_to_message", None)
             if user_id is not None:
-                reply["from"] = self._users.get(
-                    user_id, {"id": user_id, "is_bot": False, "first_name": "User"}
-                )
+                reply["from"] = copy.deepcopy(self._users.get(user_id, _default_user(user_id)))
             return reply
         if user_id is None or user_id == self.bot_id:
             author = self._bot_user()
         else:
-            author = copy.deepcopy(
-                self._users.get(user_id, {"id": user_id, "is_bot": False, "first_name": "User"})
-            )
+            author = copy.deepcopy(self._users.get(user_id, _default_user(user_id)))
         return {
             "message_id": message_id,
             "date": int(time.time()),
@@ -675,45 +1082,69 @@ class FakeTelegram:
             "text": "",
         }
 
-    def _user_message(
+    def _topic_reply(self, chat_id: int, thread_id: int | None, message_id: int) -> int | None:
+        """The topic service message a message in a ``create_topic`` topic implicitly replies to."""
+        if thread_id is None or thread_id == message_id or (chat_id, thread_id) not in self._topics:
+            return None
+        stored = self._messages.get((chat_id, thread_id))
+        return None if stored is None or stored.deleted else thread_id
+
+    def _post(
         self,
-        chat_id: int,
         chat: JSON,
         user: JSON,
-        text: str,
-        reply_to: int | None,
-        reply_to_user_id: int | None,
+        content: JSON,
         *,
+        reply_to: int | None,
+        reply_to_user_id: int | None = None,
         thread_id: int | None = None,
-    ) -> JSON:
+        extra: JSON | None = None,
+    ) -> int:
+        """Store a user's message with ``content`` (text, photo, ...) and queue it as an update."""
+        chat_id = int(chat["id"])
         message_id = self._new_message_id(chat_id)
         message: JSON = {
             "message_id": message_id,
             "date": int(time.time()),
             "chat": copy.deepcopy(chat),
             "from": user,
-            "text": text,
         }
-        entities = command_entities(text)
-        if entities:
-            message["entities"] = entities
+        if "text" in content:
+            _set_text(message, str(content["text"]))
+        message.update({key: value for key, value in content.items() if key != "text"})
         if thread_id is not None:
             message["message_thread_id"] = thread_id
             message["is_topic_message"] = True
+        if reply_to is None:
+            reply_to = self._topic_reply(chat_id, thread_id, message_id)
         if reply_to is not None:
             message["reply_to_message"] = self._reply_json(chat_id, reply_to, reply_to_user_id)
-        self._messages[(chat_id, message_id)] = SentMessage(
+        message.update(extra or {})
+        self._store(message, from_bot=False, reply_to=reply_to, thread_id=thread_id)
+        self._push({"message": message})
+        return message_id
+
+    def _store(
+        self,
+        message: JSON,
+        *,
+        from_bot: bool,
+        reply_to: int | None,
+        thread_id: int | None,
+        markup: JSON | None = None,
+    ) -> None:
+        chat_id = int(message["chat"]["id"])
+        self._messages[(chat_id, int(message["message_id"]))] = SentMessage(
             chat_id=chat_id,
-            message_id=message_id,
-            text=text,
-            reply_markup=None,
-            from_bot=False,
-            date=message["date"],
+            message_id=int(message["message_id"]),
+            text=str(message.get("text", message.get("caption", ""))),
+            reply_markup=copy.deepcopy(markup),
+            from_bot=from_bot,
+            date=int(message["date"]),
             payload=copy.deepcopy(message),
             reply_to_message_id=reply_to,
             thread_id=thread_id,
         )
-        return message
 
     def _remember_raw_message(self, message: JSON) -> None:
         chat = message.get("chat")
@@ -729,7 +1160,7 @@ class FakeTelegram:
             SentMessage(
                 chat_id=chat_id,
                 message_id=message_id,
-                text=str(message.get("text", "")),
+                text=str(message.get("text", message.get("caption", ""))),
                 reply_markup=None,
                 from_bot=False,
                 date=_to_int(message.get("date"), 0) or 0,
@@ -771,7 +1202,7 @@ class FakeTelegram:
                 status, body = 404, _error_body(_ApiError(404, "Not Found"))
             else:
                 handler = getattr(self, f"_api_{canonical}")
-                status, body = self._answer(lambda: handler(params))
+                status, body = self._answer(lambda: self._limited(canonical, call, handler))
             call.status, call.result = status, copy.deepcopy(body.get("result"))
             self._cond.notify_all()
             return status, body
@@ -785,13 +1216,60 @@ class FakeTelegram:
             self.server_errors.append(traceback.format_exc())
             return 500, {"ok": False, "error_code": 500, "description": "Internal Server Error"}
 
+    def _limited(self, method: str, call: Call, handler: Callable[[dict[str, Any]], Any]) -> Any:
+        """Run ``handler`` within the flood limits: a 429 instead, or the call counted."""
+        now = time.monotonic()
+        self._check_flood(method, call.chat_id, now)
+        result = handler(call.params)
+        if method in FLOOD_PER_BOT_METHODS:
+            self._bot_sent_at.append(now)
+            if call.chat_id is not None and method in FLOOD_PER_CHAT_METHODS:
+                sent = self._sent_at.setdefault(call.chat_id, [])
+                if sent and now - sent[0] >= 60:
+                    sent[:] = [at for at in sent if now - at < 60]
+                sent.append(now)
+        return result
+
+    def _check_flood(self, method: str, chat_id: int | None, now: float) -> None:
+        if method not in FLOOD_PER_BOT_METHODS:
+            return
+        bot_window = self._bot_sent_at
+        while bot_window and now - bot_window[0] >= 1:
+            bot_window.popleft()
+        retry_after = 0
+        if self.flood_limits and len(bot_window) >= self.per_second:
+            # Room again once the call that leaves the count at the limit is a second old.
+            retry_after = math.ceil(1 - (now - bot_window[len(bot_window) - self.per_second]))
+        limit = None if chat_id is None else self._flood.get(chat_id)
+        if limit is None and self.flood_limits and chat_id is not None and chat_id < 0:
+            limit = self.group_per_minute
+        if limit is not None and method in FLOOD_PER_CHAT_METHODS:
+            assert chat_id is not None
+            recent = [at for at in self._sent_at.get(chat_id, []) if now - at < 60]
+            self._sent_at[chat_id] = recent
+            if len(recent) >= limit:
+                oldest = recent[len(recent) - limit] if limit > 0 else now
+                retry_after = max(retry_after, math.ceil(60 - (now - oldest)))
+        if retry_after:
+            self.flood_rejections += 1
+            retry_after = max(1, retry_after)
+            raise _ApiError(
+                429,
+                f"Too Many Requests: retry after {retry_after}",
+                {"retry_after": retry_after},
+            )
+
     def _get_updates(self, params: dict[str, Any]) -> list[JSON]:
         offset = _to_int(params.get("offset"), 0) or 0
         limit = min(max(_to_int(params.get("limit"), 100) or 100, 1), 100)
         timeout = max(_to_float(params.get("timeout"), 0.0), 0.0)
         deadline = time.monotonic() + timeout
         with self._cond:
+            if self.webhook is not None:
+                raise _ApiError(409, _WEBHOOK_CONFLICT)
             while True:
+                if self.webhook is not None:
+                    raise _ApiError(409, "Conflict: terminated by setWebhook request")
                 if offset > 0:
                     self._pending = [u for u in self._pending if u["update_id"] >= offset]
                 elif offset < 0:
@@ -814,13 +1292,43 @@ class FakeTelegram:
             "has_main_web_app": False,
         }
 
+    def _api_setWebhook(self, params: dict[str, Any]) -> bool:
+        url = str(params.get("url") or "").strip()
+        if not url:
+            # An empty URL removes the webhook, as deleteWebhook does.
+            return self._api_deleteWebhook(params)
+        if not url.lower().startswith("https://"):
+            raise _bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        allowed = params.get("allowed_updates")
+        drop = _to_bool(params.get("drop_pending_updates", False))
+        if drop:
+            self._pending.clear()
+        secret = params.get("secret_token")
+        self.webhook = {
+            "url": url,
+            "secret_token": None if secret is None else str(secret),
+            "allowed_updates": copy.deepcopy(allowed) if isinstance(allowed, list) else None,
+            "drop_pending_updates": drop,
+        }
+        return True
+
     def _api_deleteWebhook(self, params: dict[str, Any]) -> bool:
+        self.webhook = None
         if _to_bool(params.get("drop_pending_updates", False)):
             self._pending.clear()
         return True
 
     def _api_getWebhookInfo(self, params: dict[str, Any]) -> JSON:
-        return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+        info: JSON = {
+            "url": "" if self.webhook is None else self.webhook["url"],
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._pending),
+        }
+        if self.webhook is not None:
+            info["max_connections"] = 40
+            if self.webhook["allowed_updates"] is not None:
+                info["allowed_updates"] = copy.deepcopy(self.webhook["allowed_updates"])
+        return info
 
     def _require_chat(self, params: dict[str, Any]) -> int:
         chat_id = _to_int(params.get("chat_id"))
@@ -836,21 +1344,6 @@ class FakeTelegram:
             raise _bad_request("message identifier is not specified")
         return message_id
 
-    def _check_flood(self, chat_id: int) -> None:
-        limit = self._flood.get(chat_id)
-        if limit is None:
-            return
-        now = time.monotonic()
-        recent = [at for at in self._sent_at.get(chat_id, []) if now - at < 60]
-        self._sent_at[chat_id] = recent
-        if len(recent) >= limit:
-            retry_after = max(1, math.ceil(60 - (now - recent[0])))
-            raise _ApiError(
-                429,
-                f"Too Many Requests: retry after {retry_after}",
-                {"retry_after": retry_after},
-            )
-
     def _api_sendMessage(self, params: dict[str, Any]) -> JSON:
         chat_id = self._require_chat(params)
         text = str(params.get("text", ""))
@@ -858,7 +1351,6 @@ class FakeTelegram:
             raise _bad_request("message text is empty")
         if len(text) > MAX_MESSAGE_LENGTH:
             raise _bad_request("message is too long")
-        self._check_flood(chat_id)
 
         reply_parameters = params.get("reply_parameters")
         reply_to: int | None = None
@@ -889,29 +1381,19 @@ class FakeTelegram:
             "date": int(time.time()),
             "chat": self._chat_json(chat_id),
             "from": self._bot_user(),
-            "text": text,
         }
-        entities = command_entities(text)
-        if entities:
-            message["entities"] = entities
+        _set_text(message, text)
         if thread_id is not None:
             message["message_thread_id"] = thread_id
             message["is_topic_message"] = True
+        if reply_json is None:
+            reply_to = self._topic_reply(chat_id, thread_id, message_id)
+            if reply_to is not None:
+                reply_json = self._reply_json(chat_id, reply_to, None)
         if reply_json is not None:
             message["reply_to_message"] = reply_json
         _set_markup(message, markup)
-        self._messages[(chat_id, message_id)] = SentMessage(
-            chat_id=chat_id,
-            message_id=message_id,
-            text=text,
-            reply_markup=copy.deepcopy(markup),
-            from_bot=True,
-            date=message["date"],
-            payload=copy.deepcopy(message),
-            reply_to_message_id=reply_to,
-            thread_id=thread_id,
-        )
-        self._sent_at.setdefault(chat_id, []).append(time.monotonic())
+        self._store(message, from_bot=True, reply_to=reply_to, thread_id=thread_id, markup=markup)
         return message
 
     def _editable(self, params: dict[str, Any]) -> SentMessage:
@@ -938,12 +1420,7 @@ class FakeTelegram:
         if text == stored.text and _inline(markup) == _inline(stored.reply_markup):
             raise _not_modified()
         stored.text = text
-        stored.payload["text"] = text
-        entities = command_entities(text)
-        if entities:
-            stored.payload["entities"] = entities
-        else:
-            stored.payload.pop("entities", None)
+        _set_text(stored.payload, text)
         # Telegram drops the inline keyboard when an edit does not repeat it.
         stored.reply_markup = copy.deepcopy(markup)
         _set_markup(stored.payload, markup)
@@ -1024,6 +1501,35 @@ class FakeTelegram:
         self._require_chat(params)
         return True
 
+    def _api_setMessageReaction(self, params: dict[str, Any]) -> bool:
+        self._require_chat(params)
+        self._require_message_id(params)
+        return True
+
+    def _api_getFile(self, params: dict[str, Any]) -> JSON:
+        stored = self._files.get(str(params.get("file_id") or ""))
+        if stored is None:
+            raise _bad_request("invalid file_id")
+        if len(stored.data) > MAX_DOWNLOAD_SIZE:
+            raise _bad_request("file is too big")
+        return {**stored.json(), "file_path": stored.file_path}
+
+    def _serve_file(self, path: str) -> tuple[int, bytes, str]:
+        """Serve ``GET /file/bot<token>/<file_path>``: the status, body and content type.
+
+        Called from the server's threads without the lock held.
+        """
+        prefix = f"/file/bot{self.token}/"
+        path = unquote(path)
+        with self._cond:
+            stored = self._file_paths.get(path[len(prefix) :]) if path.startswith(prefix) else None
+            if stored is not None and len(stored.data) <= MAX_DOWNLOAD_SIZE:
+                self.downloads.append(stored.file_path)
+                self._cond.notify_all()
+                return 200, stored.data, stored.mime_type
+        body = json.dumps(_error_body(_ApiError(404, "Not Found"))).encode()
+        return 404, body, "application/json"
+
     def _api_close(self, params: dict[str, Any]) -> bool:
         return True
 
@@ -1037,11 +1543,14 @@ _METHODS = {
         "getMe",
         "deleteWebhook",
         "getWebhookInfo",
+        "setWebhook",
         "getUpdates",
         "sendMessage",
         "editMessageText",
         "editMessageReplyMarkup",
         "deleteMessage",
+        "setMessageReaction",
+        "getFile",
         "setMyCommands",
         "deleteMyCommands",
         "getMyCommands",
@@ -1128,6 +1637,10 @@ class _Server(ThreadingHTTPServer):
         traceback.print_exc()
 
 
+def _default_user(user_id: int) -> JSON:
+    return {"id": user_id, "is_bot": False, "first_name": "User"}
+
+
 def _make_handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         # Keep-alive, as httpx pools connections: the bot's requests then cost no new handshake.
@@ -1159,11 +1672,18 @@ def _make_handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             try:
-                status, body = self._dispatch()
+                path = urlsplit(self.path).path
+                if path.startswith("/file/"):
+                    self._read_body()
+                    status, payload, content_type = fake._serve_file(path)
+                else:
+                    status, body = self._dispatch()
+                    payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+                    content_type = "application/json"
             except (OSError, ValueError):
                 self.close_connection = True
                 return
-            self._respond(status, body)
+            self._respond(status, payload, content_type)
 
         def _dispatch(self) -> tuple[int, JSON]:
             url = urlsplit(self.path)
@@ -1205,11 +1725,10 @@ def _make_handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             return self.rfile.read(length) if length > 0 else b""
 
-        def _respond(self, status: int, body: JSON) -> None:
-            payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        def _respond(self, status: int, payload: bytes, content_type: str) -> None:
             try:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
