@@ -343,7 +343,7 @@ def run_once(
     result = RunResult(kind=kind, commands=n)
     with (
         tempfile.TemporaryDirectory(prefix="burst-") as tmp,
-        FakeTelegram() as telegram,
+        FakeTelegram(flood_limits=False) as telegram,
         _new_market(scenario, n) as market,
     ):
         workdir = Path(tmp)

@@ -127,7 +127,7 @@ async def _serve(
         await application.updater.start_polling(
             poll_interval=0,
             timeout=timedelta(seconds=settings.telegram_poll_timeout),
-            allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
+            allowed_updates=[Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY],
         )
         log.info("bot @%s is polling", application.bot.username)
         await worker.start()

@@ -2,21 +2,16 @@
 
 httpx logs every request URL at INFO, and Telegram URLs contain the bot token, so httpx and
 httpcore are raised to WARNING. As a second line of defence every record passes a filter that
-replaces the bot token and anything shaped like a Market API key with ``[redacted]``.
+replaces the bot token and anything shaped like a secret (``storage.secrets.redact``, the one
+place that knows what keys and tokens look like) with ``[redacted]``.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 
-# Market API keys look like "ACMA:…:…"; Telegram tokens like "123456:AA…".
-_SECRET_PATTERNS = (
-    re.compile(r"\bAC[A-Z]{2}:[A-Za-z0-9_\-+/=]{8,}(?::[A-Za-z0-9_\-+/=]{4,})*"),
-    re.compile(r"\b\d{5,20}:[A-Za-z0-9_-]{30,100}\b"),
-    re.compile(r"\by0_[A-Za-z0-9_-]{20,}"),
-)
+from storage.secrets import REDACTED, redact
 
 
 class RedactingFilter(logging.Filter):
@@ -32,10 +27,8 @@ class RedactingFilter(logging.Filter):
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
-            text = text.replace(secret, "[redacted]")
-        for pattern in _SECRET_PATTERNS:
-            text = pattern.sub("[redacted]", text)
-        return text
+            text = text.replace(secret, REDACTED)
+        return redact(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

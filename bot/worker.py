@@ -1,4 +1,4 @@
-"""The one runner of /track and /move: durable, retrying, within Market's limits.
+"""The one runner of Market writes: durable, retrying, within Market's limits.
 
 Every accepted message is stored as a batch of operations *before* Market is called
 (queued → running → done | retrying | failed). One loop picks due operations, never more than
@@ -21,7 +21,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlite_utils import Database
@@ -29,10 +29,10 @@ from sqlite_utils import Database
 from bot.market.client import MarketClient
 from bot.market.errors import HourlyBudgetExhausted, MarketError, MarketRateLimited
 from bot.market.limits import utcnow
-from handlers.context import BatchRequest
+from bot.market.writes import kind_named
 from storage import campaigns, operations
-from storage.operations import TERMINAL, BatchRow, OperationRow
-from storage.secrets import KeyBox, SecretKeyError
+from storage.operations import TERMINAL, BatchRow, NewBatch, OperationRow
+from storage.secrets import KeyBox
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,9 @@ class Reporter(Protocol):
 
 class Worker:
     """Executes stored operations; implements ``handlers.context.OperationSubmitter``.
+
+    Any operation kind of ``bot.market.writes`` runs the same way; an operation whose kind this
+    version does not know (stored by a newer one, say) fails with a log line, never the loop.
 
     ``parallel_limit`` operations at most in flight per campaign; ``deadline`` after submission
     an operation stops being retried; ``retry_base``/``retry_cap`` seconds shape the backoff;
@@ -140,24 +143,14 @@ class Worker:
 
     # --- submitting ---------------------------------------------------------------------------
 
-    async def submit(self, batch: BatchRequest) -> bool:
+    async def submit(self, batch: NewBatch) -> bool:
         """Store the batch (before anything is sent) and schedule it.
 
         False when this message was accepted before: nothing is stored or sent again.
         """
         now = self.clock()
         row, created = operations.create_batch(
-            self.db,
-            chat_id=batch.chat_id,
-            message_id=batch.message_id,
-            thread_id=batch.thread_id,
-            user_id=batch.user_id,
-            language=batch.language,
-            command=batch.command,
-            operations=list(batch.operations),
-            now=now,
-            deadline_at=now + self.deadline,
-            progress_message_id=batch.progress_message_id,
+            self.db, batch, now=now, deadline_at=now + self.deadline
         )
         if not created:
             log.info("batch %s was already accepted; ignoring the repeat", row.id)
@@ -279,41 +272,29 @@ class Worker:
         await self._after(op)
 
     async def _execute(self, op: OperationRow) -> None:
-        payload = op.payload
         if op.error is not None and self.clock() >= op.deadline_at:
             # Waited (retried or held) past its deadline: give up without another attempt.
             log.info("operation %s gave up at its deadline", op.id)
             operations.mark_failed(self.db, op.id, self.clock(), {**op.error, "gave_up": True})
             return
-        if op.kind not in ("track", "move"):
+        kind = kind_named(op.kind)
+        if kind is None:
+            if op.kind != "invalid":
+                log.error("operation %s has the unknown kind %r; failing it", op.id, op.kind)
             operations.mark_failed(self.db, op.id, self.clock(), {"type": "invalid"})
             return
-        campaign = campaigns.get_campaign(self.db, op.campaign_id)
-        if campaign is None:
+        try:
+            payload = kind.payload(op.payload)
+        except ValueError:
+            log.exception("operation %s cannot be read; failing it", op.id)
+            operations.mark_failed(self.db, op.id, self.clock(), {"type": "internal"})
+            return
+        api_key = campaigns.api_key(self.db, self.keybox, op.campaign_id)
+        if api_key is None:
             operations.mark_failed(self.db, op.id, self.clock(), {"type": "no_campaign"})
             return
         try:
-            api_key = self.keybox.decrypt(campaign.api_key_cipher)
-        except SecretKeyError:
-            operations.mark_failed(self.db, op.id, self.clock(), {"type": "no_campaign"})
-            return
-        try:
-            if op.kind == "track":
-                await self.market.set_order_delivery_track_code(
-                    api_key,
-                    op.campaign_id,
-                    int(payload["order_id"]),
-                    str(payload["track_code"]),
-                    int(payload["delivery_service_id"]),
-                )
-            else:
-                await self.market.set_order_delivery_date(
-                    api_key,
-                    op.campaign_id,
-                    int(payload["order_id"]),
-                    date.fromisoformat(str(payload["to_date"])),
-                    payload["reason"],
-                )
+            await self.market.write(api_key, kind.call(op.campaign_id, payload))
         except MarketError as exc:
             self._failed_attempt(op, exc)
             return

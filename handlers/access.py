@@ -1,8 +1,9 @@
 """Who may run which command, on which campaign: one pure decision for every command.
 
-Each command declares what it needs in ``COMMAND_RULES`` (the chats it may run in, how its
-campaign is found, the least role, and whether it gives or takes away a role); ``decide`` reads
-that table and answers ``Allowed``, ``Denied`` (with a reason) or ``ChooseCampaign``. Nothing
+Each command declares what it needs in its ``CommandRule`` (the chats it may run in, how its
+campaign is found, the least role, and whether it gives or takes away a role), carried by its
+registry entry; ``decide`` reads the rule and answers ``Allowed``, ``Denied`` (with a reason) or
+``ChooseCampaign``. Nothing
 here talks to Telegram, storage or the clock: the caller gathers plain facts into an
 ``AccessRequest`` (or, for an invite link, an ``InviteView``) and acts on the answer.
 
@@ -12,11 +13,11 @@ is denied. ``decide`` checks, in this order:
 1. the chat: a channel is ``UNSUPPORTED_CHAT``;
 2. the sender: an anonymous group admin or a missing user id is ``ANONYMOUS``, a bot is
    ``BOT_SENDER``;
-3. the command: a name missing from ``COMMAND_RULES`` is ``UNKNOWN_COMMAND``;
-4. the chat kind the command allows: ``PRIVATE_ONLY`` / ``GROUP_ONLY``;
-5. the campaign (``GROUP_NOT_BOUND``, ``NOT_MEMBER``, ``ChooseCampaign``) and the sender's role
+3. the chat kind the command allows: ``PRIVATE_ONLY`` / ``GROUP_ONLY``;
+4. the campaign (``GROUP_NOT_BOUND``, ``NOT_MEMBER``, ``ChooseCampaign``) and the sender's role
    on it (``ROLE_TOO_LOW``);
-6. for ``revoke``, the target (``TARGET_NOT_MEMBER``, ``ROLE_TOO_LOW``, ``LAST_OWNER``).
+5. for a command that takes a role away, the target (``TARGET_NOT_MEMBER``, ``ROLE_TOO_LOW``,
+   ``LAST_OWNER``).
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Literal
 
-Role = Literal["owner", "manager", "courier"]
+from storage.members import Role
 
 ROLE_RANK: Mapping[Role, int] = MappingProxyType({"courier": 1, "manager": 2, "owner": 3})
 
@@ -69,7 +69,6 @@ class DenyReason(StrEnum):
     ROLE_TOO_LOW = "role_too_low"
     LAST_OWNER = "last_owner"
     TARGET_NOT_MEMBER = "target_not_member"
-    UNKNOWN_COMMAND = "unknown_command"
     INVITE_UNKNOWN = "invite_unknown"
     INVITE_EXPIRED = "invite_expired"
     INVITE_USED = "invite_used"
@@ -103,7 +102,6 @@ class AccessRequest:
 
     actor: Actor
     chat_kind: ChatKind
-    command: str
     memberships: Mapping[int, Role] = field(default_factory=dict)
     bound_campaign: int | None = None
     requested_campaign: int | None = None
@@ -172,9 +170,9 @@ ROLE_NEEDED_TO_GIVE: Mapping[Role, Role] = MappingProxyType(
 )
 """The least role that may give each role. Giving an unnamed role (None) needs an owner."""
 
-_ANY_CHAT = frozenset({ChatKind.PRIVATE, ChatKind.GROUP})
-_PRIVATE = frozenset({ChatKind.PRIVATE})
-_GROUP = frozenset({ChatKind.GROUP})
+ANY_CHAT = frozenset({ChatKind.PRIVATE, ChatKind.GROUP})
+PRIVATE = frozenset({ChatKind.PRIVATE})
+GROUP = frozenset({ChatKind.GROUP})
 
 
 @dataclass(frozen=True)
@@ -196,39 +194,27 @@ class CommandRule:
         if self.target is not TargetCheck.NONE and self.campaign is CampaignSource.NONE:
             raise ValueError("a command that changes roles needs a campaign")
 
+    @classmethod
+    def public(cls) -> CommandRule:
+        """Anyone, in private or in a group, on no campaign (``/start``, ``/help``)."""
+        return cls(ANY_CHAT, CampaignSource.NONE, None)
+
     @property
-    def needs_campaign(self) -> bool:
-        """True if the command acts on a campaign."""
-        return self.campaign is not CampaignSource.NONE
+    def is_public(self) -> bool:
+        return self.campaign is CampaignSource.NONE and self.chats == ANY_CHAT
+
+    def without_target(self) -> CommandRule:
+        """The same rule ignoring whom the command acts on (to check before arguments make
+        sense, e.g. to answer a usage error only to people who may run the command)."""
+        return CommandRule(self.chats, self.campaign, self.min_role)
 
 
-COMMAND_RULES: Mapping[str, CommandRule] = MappingProxyType(
-    {
-        "start": CommandRule(_ANY_CHAT, CampaignSource.NONE, None),
-        "help": CommandRule(_ANY_CHAT, CampaignSource.NONE, None),
-        # The Market API key is the proof of authority, and keys are accepted in private only.
-        "connect": CommandRule(_PRIVATE, CampaignSource.NONE, None),
-        "use": CommandRule(_PRIVATE, CampaignSource.EXPLICIT, "courier"),
-        "track": CommandRule(_ANY_CHAT, CampaignSource.ACTIVE, "courier"),
-        "move": CommandRule(_ANY_CHAT, CampaignSource.ACTIVE, "courier"),
-        "members": CommandRule(_ANY_CHAT, CampaignSource.ACTIVE, "manager"),
-        "log": CommandRule(_ANY_CHAT, CampaignSource.ACTIVE, "manager"),
-        "invite": CommandRule(_PRIVATE, CampaignSource.ACTIVE, "manager", TargetCheck.GIVE),
-        "grant": CommandRule(_GROUP, CampaignSource.ACTIVE, "owner", TargetCheck.GIVE),
-        "revoke": CommandRule(_ANY_CHAT, CampaignSource.ACTIVE, "manager", TargetCheck.REVOKE),
-        "bind": CommandRule(_GROUP, CampaignSource.TO_BIND, "owner"),
-        "unbind": CommandRule(_GROUP, CampaignSource.ACTIVE, "owner"),
-        "disconnect": CommandRule(_PRIVATE, CampaignSource.EXPLICIT, "owner"),
-    }
-)
-
-
-def decide(req: AccessRequest) -> Decision:
-    """Decide whether ``req.actor`` may run ``req.command`` here, and on which campaign.
+def decide(req: AccessRequest, rule: CommandRule) -> Decision:
+    """Decide whether ``req.actor`` may run a command with ``rule`` here, and on which campaign.
 
     Returns ``Allowed`` with the campaign and the actor's role on it, ``Denied`` with the first
     reason that applies (see the module docstring for the order), or ``ChooseCampaign`` when a
-    private command could act on several campaigns. ``req.command`` is the bare command name.
+    private command could act on several campaigns.
 
     For ``revoke`` the target's role depends on the campaign, which may not be known before
     the call: call with ``target_role=None`` first; ``Denied(TARGET_NOT_MEMBER, campaign_id=c)``
@@ -240,9 +226,6 @@ def decide(req: AccessRequest) -> Decision:
     actor_refusal = _refuse_actor(req.actor)
     if actor_refusal is not None:
         return actor_refusal
-    rule = COMMAND_RULES.get(req.command)
-    if rule is None:
-        return Denied(DenyReason.UNKNOWN_COMMAND)
     if req.chat_kind not in rule.chats:
         if ChatKind.GROUP in rule.chats:
             return Denied(DenyReason.GROUP_ONLY)

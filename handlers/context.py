@@ -1,16 +1,18 @@
-"""What every handler gets: the shared services and one parsed incoming request.
+"""What every handler gets and gives back: the shared services, the request, the outcome.
 
 ``Services`` is built once by ``bot.app`` and stored in ``application.bot_data``. The runner that
-executes /track and /move is seen here only through the ``OperationSubmitter`` protocol, so
-handlers do not import the application layer.
+executes Market writes is seen here only through the ``OperationSubmitter`` protocol, so
+handlers do not import the application layer. A handler returns an ``Outcome``; the command
+wrapper (``handlers.dispatch``) logs it and writes it to the audit log.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -22,29 +24,17 @@ from bot.market.client import MarketClient
 from bot.market.models import DeliveryService
 from handlers.access import ChatKind
 from handlers.messaging import send_text
-from handlers.texts import Lang, t
-from storage.operations import NewOperation
+from handlers.texts import Lang, language_for, t
+from storage import prefs
+from storage.operations import NewBatch
 from storage.secrets import KeyBox
 
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class BatchRequest:
-    """One accepted message of /track or /move lines, ready to be executed durably."""
-
-    chat_id: int
-    message_id: int
-    thread_id: int | None
-    user_id: int
-    language: Lang
-    command: str
-    operations: Sequence[NewOperation]
-    progress_message_id: int | None = None
+# Telegram's id of "GroupAnonymousBot", the sender shown for anonymous group admins.
+ANONYMOUS_ADMIN_ID = 1087968824
 
 
 class OperationSubmitter(Protocol):
-    async def submit(self, batch: BatchRequest) -> bool:
+    async def submit(self, batch: NewBatch) -> bool:
         """Store the batch and schedule it; False when this message was already accepted."""
 
 
@@ -58,8 +48,9 @@ class Services:
     clock: Callable[[], datetime]
     bot_username: str = ""
     delivery_services_ttl: timedelta = timedelta(days=1)
-    # Cache of Market's delivery service list: (fetched at, services).
+    # Market's list of delivery services: (fetched at, services); one fetch at a time.
     delivery_services: tuple[datetime, list[DeliveryService]] | None = None
+    delivery_services_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Last short denial per (chat, user) in groups, so a stranger cannot make the bot spam.
     group_denials: dict[tuple[int, int], datetime] = field(default_factory=dict)
 
@@ -70,7 +61,48 @@ class Services:
         return f"https://t.me/{self.bot_username}" if self.bot_username else "@bot"
 
 
-@dataclass
+def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    services = context.bot_data["services"]
+    assert isinstance(services, Services)
+    return services
+
+
+class Result(StrEnum):
+    """How a command ended, as the audit log and the log line say it."""
+
+    OK = "ok"
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    BAD_INPUT = "bad_input"
+    ASKED = "asked"
+    DENIED = "denied"
+    REFUSED = "refused"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    NOT_DELIVERED = "not_delivered"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a handler reports back: the result, and what the audit log should keep.
+
+    ``detail`` refines the result ("role_too_low"); ``campaign_id`` names the campaign acted on
+    when access did not decide it (``/connect``, an invite); ``arguments`` replaces the typed
+    words in the audit log (for example to keep a key out of it even redacted).
+    """
+
+    result: Result
+    detail: str = ""
+    campaign_id: int | None = None
+    arguments: str | None = None
+    market_error: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.result.value}:{self.detail}" if self.detail else self.result.value
+
+
+@dataclass(frozen=True)
 class Request:
     """One command as a handler sees it; built from a message or from a button press."""
 
@@ -89,14 +121,17 @@ class Request:
     chat_kind: ChatKind
     thread_id: int | None
     message_id: int
-    # Set when a button completes an earlier command.
+    # Set when a button completes an earlier command: the campaign chosen, and the message
+    # that asked (it becomes the answer).
     forced_campaign: int | None = None
-    forced_reason: str | None = None
-    button_message_id: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    question_message_id: int | None = None
 
     def t(self, key: str, **params: Any) -> str:
         return t(self.lang, key, **params)
+
+    def with_text(self, text: str) -> Request:
+        """The same request for another text of the same command (a button's completion)."""
+        return replace(self, text=text, args=text.split("\n", 1)[0].split()[1:])
 
     async def reply(
         self, text: str, *, markup: InlineKeyboardMarkup | None = None
@@ -117,3 +152,39 @@ class Request:
         if self.user_id is None:
             return False
         return await send_text(self.context.bot, self.user_id, text) is not None
+
+
+def request_from_update(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, command: str
+) -> Request | None:
+    """Build the Request for a command message; None for updates without a message."""
+    message = update.effective_message
+    chat = update.effective_chat
+    if message is None or chat is None:
+        return None
+    services = services_of(context)
+    # For a button press the message is the bot's own; the person is the one who pressed.
+    user = update.callback_query.from_user if update.callback_query else message.from_user
+    anonymous = (message.sender_chat is not None and not update.callback_query) or (
+        user is not None and user.id == ANONYMOUS_ADMIN_ID
+    )
+    user_id = None if anonymous or user is None else user.id
+    preferred = prefs.get_prefs(services.db, user_id).language if user_id else None
+    text = message.text or message.caption or ""
+    return Request(
+        update=update,
+        context=context,
+        services=services,
+        command=command,
+        text=text,
+        args=text.split("\n", 1)[0].split()[1:],
+        lang=language_for(user.language_code if user else None, preferred),
+        user_id=user_id,
+        user_name=(user.full_name if user else "") or "",
+        is_bot=bool(user and user.is_bot and not anonymous),
+        anonymous=anonymous,
+        chat_id=chat.id,
+        chat_kind=ChatKind.from_telegram(chat.type),
+        thread_id=message.message_thread_id if message.is_topic_message else None,
+        message_id=message.message_id,
+    )

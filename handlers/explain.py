@@ -1,8 +1,9 @@
-"""Plain-language explanations of why Market did not take a /track or /move, and what to do.
+"""Plain-language explanations of why Market did not take a write, and what to do.
 
-Pure: plain values in, text out; no Telegram, no I/O, no clock. The words live in
-``handlers.texts_errors``; this module only chooses them, from the command, the error's class,
-its HTTP status and Market's own message.
+Pure: plain values in, text out; no Telegram, no I/O, no clock. The words live in the
+``market.*`` texts (``handlers/texts/market.toml``) and each kind's ``kind.<name>.*`` phrases;
+this module only chooses them, from the operation kind, the error's class, its HTTP status and
+Market's own message.
 
 Every answer ends with one line of Market's own words, verbatim ("Market said: …" /
 "Ответ Маркета: …"), or, when Market gave none (no HTTP answer, or our own hourly budget kept us
@@ -12,7 +13,7 @@ from asking), a line that says so plainly.
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from typing import Literal
+from typing import Any
 
 from bot.market.errors import (
     DeliveryDateRejected,
@@ -29,26 +30,11 @@ from bot.market.errors import (
     OrderStateConflict,
     parse_http_date,
 )
-from handlers.texts_errors import (
-    ERRORS_EN,
-    ERRORS_RU,
-    STATUS_EN,
-    STATUS_RU,
-    SUBSTATUS_EN,
-    SUBSTATUS_RU,
-)
+from bot.market.writes import OperationKind
+from handlers.texts import CATALOGS, Lang
 
-Lang = Literal["ru", "en"]
-Command = Literal["track", "move"]
-
-ALLOWED_STATUSES: dict[Command, tuple[str, ...]] = {
-    "track": ("PROCESSING", "DELIVERY", "PICKUP"),
-    "move": ("PROCESSING", "DELIVERY"),
-}
-
-_ERRORS: dict[Lang, dict[str, str]] = {"en": ERRORS_EN, "ru": ERRORS_RU}
-_STATUS: dict[Lang, dict[str, str]] = {"en": STATUS_EN, "ru": STATUS_RU}
-_SUBSTATUS: dict[Lang, dict[str, str]] = {"en": SUBSTATUS_EN, "ru": SUBSTATUS_RU}
+# The order in which Market's statuses are named when listing where a write is allowed.
+_STATUS_ORDER = ("PROCESSING", "DELIVERY", "PICKUP", "DELIVERED")
 
 # Market's 403 messages, matched on lower-cased text, first match wins. Order matters: the
 # "API … disabled" family is told apart by its tail before the generic checks run.
@@ -69,19 +55,29 @@ _FORBIDDEN_MARKERS: tuple[tuple[str, str], ...] = (
 )
 
 
+class _Texts:
+    """The ``market.*`` texts of one language, read like a dict: ``texts["market_said"]``."""
+
+    def __init__(self, lang: Lang) -> None:
+        self.catalog = CATALOGS[lang]
+
+    def __getitem__(self, key: str) -> str:
+        return self.catalog[f"market.{key}"]
+
+
 def status_words(status: str, lang: Lang) -> str:
     """An order status in words ("PROCESSING" → "being processed"); an unknown one as is."""
-    return _STATUS[lang].get(status.upper(), status)
+    return CATALOGS[lang].get(f"status.{status.upper()}", status)
 
 
 def substatus_words(substatus: str, lang: Lang) -> str:
     """An order substatus in words ("USER_CHANGED_MIND" → "the buyer changed their mind");
     an unknown one as is."""
-    return _SUBSTATUS[lang].get(substatus.upper(), substatus)
+    return CATALOGS[lang].get(f"substatus.{substatus.upper()}", substatus)
 
 
 def explain(
-    command: Command,
+    kind: OperationKind[Any],
     error: MarketError,
     lang: Lang,
     *,
@@ -91,7 +87,7 @@ def explain(
     final: bool = True,
     retry_at: datetime | None = None,
 ) -> str:
-    """Why ``command`` failed with ``error`` and what to do next, in ``lang``, as plain text.
+    """Why a write of ``kind`` failed with ``error`` and what to do next, in ``lang``.
 
     ``final`` says whether the command has been given up on (its deadline passed or the error
     is permanent); while it is False a transient error is explained as "saved, will be retried
@@ -102,15 +98,15 @@ def explain(
     The last line is always Market's own message verbatim, after a language-specific prefix, or
     a plain statement that there is none.
     """
-    texts = _ERRORS[lang]
+    texts = _Texts(lang)
     order = _order_ref(texts, order_id, error)
-    body = _body(command, error, lang, tz, order, campaign_id, final, retry_at)
+    body = _body(kind, error, lang, tz, order, campaign_id, final, retry_at)
     body = body[:1].upper() + body[1:]
     return f"{body}\n{_last_line(texts, error)}"
 
 
 def _body(
-    command: Command,
+    kind: OperationKind[Any],
     error: MarketError,
     lang: Lang,
     tz: tzinfo,
@@ -119,11 +115,11 @@ def _body(
     final: bool,
     retry_at: datetime | None,
 ) -> str:
-    texts = _ERRORS[lang]
+    texts = _Texts(lang)
     if error.transient:
         return _transient(texts, error, tz, final, retry_at)
     if isinstance(error, OrderStateConflict):
-        return _state_conflict(command, error, lang, order)
+        return _state_conflict(kind, error, lang, order)
     if isinstance(error, DeliveryDateRejected):
         return _date_rejected(texts, error, order)
     if not isinstance(error, MarketAPIError):
@@ -132,7 +128,7 @@ def _body(
     if isinstance(error, MarketBadRequest):
         if "campaign type is not allowed" in lowered:
             return texts["bad_request_campaign_type"]
-        return texts[f"bad_request_{command}"]
+        return texts["bad_request"].format(fields=CATALOGS[lang][f"kind.{kind.name}.fields"])
     if isinstance(error, MarketNotFound):
         if "campaign not found" in lowered:
             ref = (
@@ -159,7 +155,7 @@ def _body(
 
 
 def _transient(
-    texts: dict[str, str],
+    texts: _Texts,
     error: MarketError,
     tz: tzinfo,
     final: bool,
@@ -202,23 +198,26 @@ def _retry_after(error: MarketAPIError) -> datetime | None:
     return parse_http_date(value)
 
 
-def _state_conflict(command: Command, error: OrderStateConflict, lang: Lang, order: str) -> str:
-    texts = _ERRORS[lang]
-    allowed_codes = ALLOWED_STATUSES[command]
+def _state_conflict(
+    kind: OperationKind[Any], error: OrderStateConflict, lang: Lang, order: str
+) -> str:
+    texts = _Texts(lang)
+    allowed_codes = [code for code in _STATUS_ORDER if code in kind.statuses]
     allowed = _or_list(texts, [status_words(code, lang) for code in allowed_codes])
+    action = CATALOGS[lang][f"kind.{kind.name}.action"]
     if not error.order_status:
-        return texts[f"state_unknown_{command}"].format(order=order, allowed=allowed)
+        return texts["state_unknown"].format(order=order, allowed=allowed, action=action)
     state = status_words(error.order_status, lang)
     substatus = error.order_substatus
     if substatus and substatus != "UNKNOWN":
         state = f"{state} ({substatus_words(substatus, lang)})"
     # Market can refuse in an allowed status too (at some substatus); then "it can be done
     # only while …" would contradict the status just named.
-    kind = "stage" if error.order_status in allowed_codes else "conflict"
-    return texts[f"state_{kind}_{command}"].format(order=order, state=state, allowed=allowed)
+    stage = "stage" if error.order_status in allowed_codes else "conflict"
+    return texts[f"state_{stage}"].format(order=order, state=state, allowed=allowed, action=action)
 
 
-def _date_rejected(texts: dict[str, str], error: DeliveryDateRejected, order: str) -> str:
+def _date_rejected(texts: _Texts, error: DeliveryDateRejected, order: str) -> str:
     if error.kind == "same_date":
         return texts["date_same"].format(order=order)
     key = "date_days_limit" if error.kind == "days_limit" else "date_edits_limit"
@@ -227,13 +226,13 @@ def _date_rejected(texts: dict[str, str], error: DeliveryDateRejected, order: st
     return texts[key].format(order=order, limit=error.limit)
 
 
-def _or_list(texts: dict[str, str], items: list[str]) -> str:
+def _or_list(texts: _Texts, items: list[str]) -> str:
     if len(items) < 2:
         return "".join(items)
     return texts["list_or"].format(head=", ".join(items[:-1]), last=items[-1])
 
 
-def _order_ref(texts: dict[str, str], order_id: int | None, error: MarketError) -> str:
+def _order_ref(texts: _Texts, order_id: int | None, error: MarketError) -> str:
     if order_id is not None:
         return texts["order_ref"].format(order_id=order_id)
     # Market names the order in a state conflict; it is the best we have without the caller's.
@@ -242,7 +241,7 @@ def _order_ref(texts: dict[str, str], order_id: int | None, error: MarketError) 
     return texts["order_ref_unknown"]
 
 
-def _last_line(texts: dict[str, str], error: MarketError) -> str:
+def _last_line(texts: _Texts, error: MarketError) -> str:
     if isinstance(error, MarketAPIError):
         return texts["market_said"].format(message=error.message)
     if isinstance(error, HourlyBudgetExhausted):

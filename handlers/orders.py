@@ -1,217 +1,130 @@
-"""/track and /move: turn a message into validated operations and hand them to the runner.
+"""Market-write commands (/track, /move, …): a message becomes stored operations for the runner.
 
-A message may hold up to 50 lines (see ``parsing.split_commands``). Bad input is answered here
-and never reaches Market; everything valid becomes a ``NewOperation`` stored and executed by the
-runner, which also sends the one answer per message.
+One handler serves every write command: the message is split into lines (up to 50, and a
+message may mix commands), each line is parsed by its command's ``LineSpec``, and everything
+valid becomes a ``NewOperation`` of the line's kind, stored and executed by the runner, which
+also sends the one answer per message. Bad input is answered here and never reaches Market; a
+line the bot can complete with a choice (a missing reason) is asked with buttons.
 """
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from collections.abc import Mapping
 
 from bot.market.errors import MarketError
 from bot.market.models import DeliveryService
-from handlers.context import BatchRequest, Request
-from handlers.guard import authorize, save_for_button
-from handlers.parsing import (
-    BatchLine,
-    InputError,
-    MoveArgs,
-    TrackArgs,
-    match_services,
-    parse_move,
-    parse_track,
-    sanitize,
-    split_commands,
-)
-from handlers.texts import format_day
+from handlers import questions
+from handlers.access import Allowed
+from handlers.context import Outcome, Request, Result
+from handlers.lines import NEEDS_SERVICES, LineContext, Question, split_commands
+from handlers.parsing import InputError, sanitize
+from handlers.spec import LineSpec
 from storage import campaigns
-from storage.operations import NewOperation
+from storage.operations import NewBatch, NewOperation
+from storage.pending import Choice
 
 INVALID = "invalid"
 
 
-async def track(request: Request) -> str:
-    return await work(request)
-
-
-async def move(request: Request) -> str:
-    return await work(request)
-
-
-def _input_text(request: Request, error: InputError, command: str | None) -> str:
-    text = request.t(error.key, **error.params)
-    if command:
-        text += "\n\n" + request.t(f"usage.{command}")
-    return text
-
-
-async def work(request: Request) -> str:
-    allowed = await authorize(request)
-    if allowed is None or allowed.campaign_id is None or request.user_id is None:
-        return str(request.extra["outcome"])
-    campaign_id = allowed.campaign_id
-    services = request.services
-    lines = split_commands(request.text, services.bot_username or None)
-    if isinstance(lines, InputError):
-        await request.reply(_input_text(request, lines, request.command))
-        return "bad_input"
-    single = len(lines) == 1
+async def work(request: Request, access: Allowed, lines: Mapping[str, LineSpec]) -> Outcome:
+    """Handle a message of write commands on the campaign access decided."""
+    campaign_id, user_id = access.campaign_id, request.user_id
+    assert campaign_id is not None and user_id is not None  # the rule needs a campaign
+    split = split_commands(request.text, request.services.bot_username or None, lines.keys())
+    if isinstance(split, InputError):
+        await request.reply(_input_text(request, split, request.command))
+        return Outcome(Result.BAD_INPUT)
+    ctx = LineContext(request.services.today(), _cached_services(request))
+    single = len(split) == 1
     operations: list[NewOperation] = []
-    for line in lines:
-        parsed = _parse(request, line)
+    for line in split:
+        spec = lines[line.command]
+        parsed = spec.parse(line.args, ctx)
+        if parsed == NEEDS_SERVICES and ctx.services is None:
+            # Fetched only when a line names a service by name and the list is not cached.
+            ctx = LineContext(ctx.today, await _delivery_services(request, campaign_id))
+            parsed = spec.parse(line.args, ctx)
+        if isinstance(parsed, Question):
+            if single:
+                await _ask(request, line.command, parsed, campaign_id)
+                return Outcome(Result.ASKED, parsed.text.key)
+            parsed = parsed.unasked
         if isinstance(parsed, InputError):
             if single:
                 await request.reply(_input_text(request, parsed, line.command))
-                return "bad_input"
-            operations.append(_invalid(request, line, request.t(parsed.key, **parsed.params)))
+                return Outcome(Result.BAD_INPUT)
+            text = request.t(parsed.key, **parsed.params)
+            operations.append(_invalid(campaign_id, line.line_no, line.args, text))
             continue
-        if isinstance(parsed, MoveArgs):
-            if parsed.reason is None:
-                if single:
-                    await _ask_reason(request, parsed)
-                    return "asked_reason"
-                operations.append(_invalid(request, line, request.t("batch.reason_missing")))
-                continue
-            operations.append(
-                NewOperation(
-                    line_no=line.line_no,
-                    campaign_id=campaign_id,
-                    kind="move",
-                    payload={
-                        "order_id": parsed.order_id,
-                        "to_date": parsed.to_date.isoformat(),
-                        "reason": parsed.reason,
-                    },
-                )
-            )
-            continue
-        service = await _resolve_service(request, parsed, campaign_id)
-        if isinstance(service, str):
-            if single:
-                await request.reply(service + "\n\n" + request.t("usage.track"))
-                return "bad_input"
-            operations.append(_invalid(request, line, service))
-            continue
-        operations.append(
-            NewOperation(
-                line_no=line.line_no,
-                campaign_id=campaign_id,
-                kind="track",
-                payload={
-                    "order_id": parsed.order_id,
-                    "track_code": parsed.track_code,
-                    "delivery_service_id": service.id,
-                    "service_name": service.name,
-                },
-            )
-        )
-    accepted = await services.runner.submit(
-        BatchRequest(
+        payload = parsed.model_dump(mode="json")
+        operations.append(NewOperation(line.line_no, campaign_id, spec.kind.name, payload))
+    accepted = await request.services.runner.submit(
+        NewBatch(
             chat_id=request.chat_id,
             message_id=request.message_id,
             thread_id=request.thread_id,
-            user_id=request.user_id,
+            user_id=user_id,
             language=request.lang,
             command=request.command,
             operations=operations,
-            progress_message_id=request.button_message_id,
+            progress_message_id=request.question_message_id,
         )
     )
-    return "accepted" if accepted else "duplicate"
+    return Outcome(Result.ACCEPTED if accepted else Result.DUPLICATE)
 
 
-def _parse(request: Request, line: BatchLine) -> TrackArgs | MoveArgs | InputError:
-    if line.command == "track":
-        return parse_track(line.args)
-    parsed = parse_move(line.args, request.services.today())
-    if isinstance(parsed, MoveArgs) and parsed.reason is None and request.forced_reason:
-        return MoveArgs(parsed.order_id, parsed.to_date, request.forced_reason)  # type: ignore[arg-type]
-    return parsed
+def _input_text(request: Request, error: InputError, command: str) -> str:
+    return request.t(error.key, **error.params) + "\n\n" + request.t(f"usage.{command}")
 
 
-def _invalid(request: Request, line: BatchLine, text: str) -> NewOperation:
-    return NewOperation(
-        line_no=line.line_no,
-        campaign_id=int(request.extra["campaign_id"]),
-        kind=INVALID,
-        payload={"text": text, "line": sanitize(" ".join(line.args), 60)},
-    )
+def _invalid(campaign_id: int, line_no: int, args: tuple[str, ...], text: str) -> NewOperation:
+    """A line that is only explained in the summary; it never reaches Market."""
+    payload = {"text": text, "line": sanitize(" ".join(args), 60)}
+    return NewOperation(line_no, campaign_id, INVALID, payload)
 
 
-async def _ask_reason(request: Request, parsed: MoveArgs) -> None:
-    """The reason was left out: two buttons complete the command."""
-    saved = save_for_button(request)
-    if saved is None:
-        return
+async def _ask(request: Request, command: str, question: Question, campaign_id: int) -> None:
+    """Ask with one button per option; a press runs the command completed with the option."""
     # The campaign chosen for this command stays with it when the button is pressed.
-    chosen = request.extra.get("campaign_id", 0)
-    buttons = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    request.t("reason.user"), callback_data=f"why:{saved.id}:u:{chosen}"
-                ),
-                InlineKeyboardButton(
-                    request.t("reason.partner"), callback_data=f"why:{saved.id}:p:{chosen}"
-                ),
-            ]
-        ]
-    )
-    await request.reply(
-        request.t(
-            "reason.ask", order_id=parsed.order_id, date=format_day(parsed.to_date, request.lang)
-        ),
-        markup=buttons,
-    )
-
-
-async def _resolve_service(
-    request: Request, parsed: TrackArgs, campaign_id: int
-) -> DeliveryService | str:
-    """The delivery service by id, or by name matched against Market's list (cached a day).
-
-    Returns the service, or the text explaining why the name did not resolve.
-    """
-    if parsed.service_id is not None:
-        known = (
-            {s.id: s.name for s in request.services.delivery_services[1]}
-            if (request.services.delivery_services)
-            else {}
+    choices = [
+        (
+            request.t(option.label.key, **option.label.params),
+            Choice(f"/{command} " + " ".join(option.args), campaign_id=campaign_id),
         )
-        return DeliveryService(
-            id=parsed.service_id, name=known.get(parsed.service_id, "") or (f"#{parsed.service_id}")
-        )
-    query = parsed.service_query or ""
-    services_list = await _delivery_services(request, campaign_id)
-    if services_list is None:
-        return request.t("service.unavailable")
-    matches = match_services(query, [(s.id, s.name) for s in services_list])
-    if len(matches) == 1:
-        return DeliveryService(id=matches[0].id, name=matches[0].name)
-    if not matches:
-        return request.t("service.unknown", query=sanitize(query))
-    candidates = "\n".join(
-        request.t("service.candidate", id=m.id, name=m.name) for m in matches[:10]
-    )
-    return request.t("service.ambiguous", query=sanitize(query), candidates=candidates)
+        for option in question.options
+    ]
+    await questions.ask(request, request.t(question.text.key, **question.text.params), choices)
 
 
-async def _delivery_services(request: Request, campaign_id: int) -> list[DeliveryService] | None:
-    services = request.services
-    now = services.clock()
-    cached = services.delivery_services
-    if cached is not None and now - cached[0] < services.delivery_services_ttl:
-        return cached[1]
-    row = campaigns.get_campaign(services.db, campaign_id)
-    if row is None:
+def _cached_services(request: Request) -> list[tuple[int, str]] | None:
+    cached = request.services.delivery_services
+    if (
+        cached is None
+        or request.services.clock() - cached[0] >= request.services.delivery_services_ttl
+    ):
         return None
-    try:
-        fetched = await services.market.get_delivery_services(
-            services.keybox.decrypt(row.api_key_cipher)
-        )
-    except MarketError:
-        # A stale list is better than none when Market is briefly unavailable.
-        return cached[1] if cached else None
-    services.delivery_services = (now, fetched)
-    return fetched
+    return _pairs(cached[1])
+
+
+async def _delivery_services(request: Request, campaign_id: int) -> list[tuple[int, str]] | None:
+    """Market's delivery services (cached a day, fetched once at a time), None if unavailable."""
+    services = request.services
+    async with services.delivery_services_lock:
+        now = services.clock()
+        cached = services.delivery_services
+        if cached is not None and now - cached[0] < services.delivery_services_ttl:
+            return _pairs(cached[1])
+        api_key = campaigns.api_key(services.db, services.keybox, campaign_id)
+        if api_key is None:
+            return None
+        try:
+            fetched = await services.market.get_delivery_services(api_key)
+        except MarketError:
+            # A stale list is better than none when Market is briefly unavailable.
+            return _pairs(cached[1]) if cached else None
+        services.delivery_services = (now, fetched)
+        return _pairs(fetched)
+
+
+def _pairs(found: list[DeliveryService]) -> list[tuple[int, str]]:
+    return [(s.id, s.name) for s in found]

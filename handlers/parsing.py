@@ -1,17 +1,11 @@
-"""Parsing of the /track and /move commands as people type them on a phone.
+"""Parsing of the values people type on a phone: order ids, track codes, delivery services,
+dates and reasons. The command lines made of them are parsed in ``handlers.lines``.
 
 Every function here is pure: it takes the text the user typed (and, for dates, ``today`` already
 resolved in the bot's timezone) and returns either the parsed value or an :class:`InputError`.
 Nothing is raised for bad input. An ``InputError`` carries a text key (its words live in
-``handlers.texts_input``, one dict per language) and the parameters to format into that text;
-every parameter that echoes user input has been passed through :func:`sanitize`.
-
-Command forms (argument order is fixed)::
-
-    /track <orderId> <trackCode> <deliveryService>   deliveryService: numeric id or a name word
-    /move  <orderId> <date> [reason]                  reason missing -> None (the bot asks)
-
-A message may carry up to :data:`MAX_BATCH_LINES` commands, one a line (:func:`split_commands`).
+``handlers/texts``) and the parameters to format into that text; every parameter that echoes
+user input has been passed through :func:`sanitize`.
 """
 
 from __future__ import annotations
@@ -21,12 +15,10 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Literal, TypeAlias
+from typing import Any
 
-Reason: TypeAlias = Literal["USER_MOVED_DELIVERY_DATES", "PARTNER_MOVED_DELIVERY_DATES"]
-Command: TypeAlias = Literal["track", "move"]
+from bot.market.writes import INT64_MAX, MoveReason
 
-INT64_MAX = 9_223_372_036_854_775_807
 MAX_TRACK_CODE_LEN = 64
 MIN_SERVICE_QUERY_LEN = 2
 MAX_SERVICE_QUERY_LEN = 64
@@ -57,35 +49,7 @@ class InputError:
     """What was wrong with the input: a text key and the (sanitized) values for its text."""
 
     key: str
-    params: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class TrackArgs:
-    """Parsed /track arguments; exactly one of ``service_id`` and ``service_query`` is set."""
-
-    order_id: int
-    track_code: str
-    service_id: int | None
-    service_query: str | None
-
-
-@dataclass(frozen=True)
-class MoveArgs:
-    """Parsed /move arguments; ``reason`` is None when the user did not give one."""
-
-    order_id: int
-    to_date: date
-    reason: Reason | None
-
-
-@dataclass(frozen=True)
-class BatchLine:
-    """One command of a message: its 1-based line number as the user sees it, and its words."""
-
-    line_no: int
-    command: Command
-    args: tuple[str, ...]
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -306,7 +270,7 @@ def _reason_word(text: str) -> str:
     return text.casefold().replace("ё", "е")
 
 
-_REASONS: dict[str, Reason] = {
+_REASONS: dict[str, MoveReason] = {
     **{_reason_word(w): "USER_MOVED_DELIVERY_DATES" for w in USER_REASON_WORDS},
     **{_reason_word(w): "PARTNER_MOVED_DELIVERY_DATES" for w in PARTNER_REASON_WORDS},
     "user_moved_delivery_dates": "USER_MOVED_DELIVERY_DATES",
@@ -314,7 +278,7 @@ _REASONS: dict[str, Reason] = {
 }
 
 
-def parse_reason(text: str) -> Reason | InputError:
+def parse_reason(text: str) -> MoveReason | InputError:
     """Parse the reason for moving a date: user/partner, their aliases (ru/en), or the enum."""
     text = text.strip()
     if not text:
@@ -333,148 +297,6 @@ def parse_reason(text: str) -> Reason | InputError:
             "partner_words": ", ".join(PARTNER_REASON_WORDS),
         },
     )
-
-
-def _too_many(extra: Sequence[str]) -> InputError:
-    return InputError("input.too_many_args", {"extra": sanitize(" ".join(extra))})
-
-
-def parse_track(args: Sequence[str]) -> TrackArgs | InputError:
-    """Parse ``/track <orderId> <trackCode> <deliveryService>``.
-
-    Arguments are checked in order, so the first wrong one is reported; then missing ones;
-    then extra ones. A service name typed as several words gets its own error asking for one word.
-    """
-    order_id = parse_order_id(args[0]) if args else InputError("input.track.missing_all")
-    if isinstance(order_id, InputError):
-        return order_id
-    if len(args) < 2:
-        return InputError("input.track.missing_track_code_and_service")
-    track_code = parse_track_code(args[1])
-    if isinstance(track_code, InputError):
-        return track_code
-    if len(args) < 3:
-        return InputError("input.missing.service")
-    service = parse_service(args[2])
-    if len(args) > 3:
-        # "Почта России" typed as two words: ask for one word rather than call it extra.
-        if any(ch.isalpha() for ch in args[2]):
-            value = sanitize(" ".join(args[2:]))
-            return InputError("input.track.service_one_word", {"value": value})
-        if isinstance(service, int):
-            return _too_many(args[3:])
-    if isinstance(service, InputError):
-        return service
-    if isinstance(service, int):
-        return TrackArgs(order_id, track_code, service_id=service, service_query=None)
-    return TrackArgs(order_id, track_code, service_id=None, service_query=service)
-
-
-def parse_move(args: Sequence[str], today: date) -> MoveArgs | InputError:
-    """Parse ``/move <orderId> <date> [reason]``; ``today`` is in the bot's timezone.
-
-    Arguments are checked in order, so the first wrong one is reported; then missing ones;
-    then extra ones. A missing reason gives ``reason=None``.
-    """
-    order_id = parse_order_id(args[0]) if args else InputError("input.move.missing_all")
-    if isinstance(order_id, InputError):
-        return order_id
-    if len(args) < 2:
-        return InputError("input.missing.date")
-    to_date = parse_date(args[1], today)
-    if isinstance(to_date, InputError):
-        return to_date
-    reason: Reason | None = None
-    if len(args) >= 3:
-        parsed = parse_reason(args[2])
-        if isinstance(parsed, InputError):
-            return parsed
-        reason = parsed
-    if len(args) > 3:
-        return _too_many(args[3:])
-    return MoveArgs(order_id, to_date, reason)
-
-
-_COMMAND_TOKEN = re.compile(r"/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]+))?")
-_COMMANDS: dict[str, Command] = {"track": "track", "move": "move"}
-
-
-def _parse_command_token(
-    token: str, line_no: int, bot_username: str | None
-) -> Command | InputError:
-    match = _COMMAND_TOKEN.fullmatch(token)
-    if match is None:
-        return InputError(
-            "input.batch.unknown_command", {"line": str(line_no), "command": sanitize(token)}
-        )
-    name, mention = match[1], match[2]
-    if (
-        mention is not None
-        and bot_username is not None
-        and mention.casefold() != bot_username.lstrip("@").casefold()
-    ):
-        return InputError(
-            "input.batch.other_bot", {"line": str(line_no), "name": sanitize(mention)}
-        )
-    command = _COMMANDS.get(name.casefold())
-    if command is None:
-        return InputError(
-            "input.batch.unknown_command", {"line": str(line_no), "command": sanitize(token)}
-        )
-    return command
-
-
-def split_commands(text: str, bot_username: str | None) -> list[BatchLine] | InputError:
-    """Split a message into its /track and /move commands, one a line.
-
-    The first non-empty line must be ``/track`` or ``/move`` (any case, optionally
-    ``@BotName``; with ``bot_username`` None any mention is accepted). A later line is either
-    a full command or just arguments. A command line with arguments is one command. A bare
-    command line ("/move" alone) heads a section: the argument lines after it, up to the next
-    command line, are that command's; a bare command with no argument lines is one command
-    with no arguments (the parser then reports what is missing). Argument lines before any
-    bare command line belong to the first line's command. Blank lines are skipped but
-    counted in ``line_no`` (1-based). Words are split on any whitespace, NBSP included.
-
-    Errors: ``input.batch.no_command`` (no command first), ``input.batch.unknown_command``,
-    ``input.batch.other_bot``, ``input.batch.too_many`` (more than :data:`MAX_BATCH_LINES`).
-    """
-    lines: list[BatchLine] = []
-    current: Command | None = None
-    # A bare command line not yet followed by argument lines: (line_no, command).
-    pending: tuple[int, Command] | None = None
-    for line_no, raw in enumerate(text.splitlines(), start=1):
-        words = raw.split()
-        if not words:
-            continue
-        if words[0].startswith("/"):
-            command = _parse_command_token(words[0], line_no, bot_username)
-            if isinstance(command, InputError):
-                return command
-            if pending is not None:
-                lines.append(BatchLine(pending[0], pending[1], ()))
-                pending = None
-            if len(words) == 1:
-                current = command
-                pending = (line_no, command)
-            else:
-                lines.append(BatchLine(line_no, command, tuple(words[1:])))
-                if current is None:
-                    current = command
-        else:
-            if current is None:
-                return InputError("input.batch.no_command")
-            pending = None
-            lines.append(BatchLine(line_no, current, tuple(words)))
-    if pending is not None:
-        lines.append(BatchLine(pending[0], pending[1], ()))
-    if not lines:
-        return InputError("input.batch.no_command")
-    if len(lines) > MAX_BATCH_LINES:
-        return InputError(
-            "input.batch.too_many", {"max": str(MAX_BATCH_LINES), "count": str(len(lines))}
-        )
-    return lines
 
 
 def _normalize_name(text: str) -> str:

@@ -1,59 +1,166 @@
 """The one list of commands: it installs the handlers and produces /help and the menus.
 
-A new command is one ``CommandSpec`` here (plus its texts ``cmd.<name>`` in both languages);
-tests check that README and /help mention every registered command.
+A command is one ``CommandSpec`` here (its texts ``cmd.<name>`` and usage live in
+``handlers/texts``); a Market write also has its operation kind in ``bot.market.writes`` and its
+line parser in ``handlers.lines``. Tests check that README and /help mention every command and
+that every command has an access rule.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from functools import partial
 
-from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    Update,
+)
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
-from handlers import buttons, orders, shops, start
-from handlers.guard import Handler, command_callback
-from handlers.texts import Lang, t
+from bot.market.writes import MoveKind, TrackKind
+from handlers import keyguard, lines, orders, people, questions, shops, start
+from handlers.access import ANY_CHAT, GROUP, PRIVATE, Allowed, CampaignSource, CommandRule
+from handlers.access import TargetCheck as Target
+from handlers.context import Outcome, Request, Result, request_from_update
+from handlers.dispatch import run_command
+from handlers.spec import CommandSpec, LineSpec
+from handlers.texts import Lang, language_for, t
+
+ACTIVE, EXPLICIT, TO_BIND = CampaignSource.ACTIVE, CampaignSource.EXPLICIT, CampaignSource.TO_BIND
+PUBLIC = CommandRule.public()
 
 
-@dataclass(frozen=True)
-class CommandSpec:
-    name: str
-    handler: Handler
-    example: str
-    private_menu: bool = True
-    group_menu: bool = False
+async def _write(request: Request, access: Allowed) -> Outcome:
+    return await orders.work(request, access, WRITE_LINES)
+
+
+async def _help(request: Request, access: Allowed) -> Outcome:
+    await request.reply(help_text(request.lang))
+    return Outcome(Result.OK)
 
 
 COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("track", orders.track, "/track 123456789 RR456 51", group_menu=True),
-    CommandSpec("move", orders.move, "/move 123456789 25.12 buyer", group_menu=True),
-    CommandSpec("help", start.help_command, "/help", group_menu=True),
-    CommandSpec("start", start.start, "/start", private_menu=False),
-    CommandSpec("connect", shops.connect, "/connect 21000000 ACMA:xxxx:yyyy"),
-    CommandSpec("invite", shops.invite, "/invite courier"),
-    CommandSpec("grant", shops.grant, "/grant courier", private_menu=False, group_menu=True),
-    CommandSpec("revoke", shops.revoke, "/revoke 123456789", group_menu=True),
-    CommandSpec("members", shops.members_command, "/members", group_menu=True),
-    CommandSpec("bind", shops.bind, "/bind 21000000", private_menu=False, group_menu=True),
-    CommandSpec("unbind", shops.unbind, "/unbind", private_menu=False, group_menu=True),
-    CommandSpec("use", shops.use, "/use 21000000"),
-    CommandSpec("disconnect", shops.disconnect, "/disconnect 21000000"),
-    CommandSpec("log", shops.log_command, "/log 20", group_menu=True),
-    CommandSpec("language", start.language, "/language en"),
+    CommandSpec(
+        "track",
+        _write,
+        CommandRule(ANY_CHAT, ACTIVE, "courier"),
+        "/track 123456789 RR456 51",
+        line=LineSpec(TrackKind(), lines.parse_track),
+        group_menu=True,
+    ),
+    CommandSpec(
+        "move",
+        _write,
+        CommandRule(ANY_CHAT, ACTIVE, "courier"),
+        "/move 123456789 25.12 buyer",
+        line=LineSpec(MoveKind(), lines.parse_move),
+        group_menu=True,
+    ),
+    CommandSpec("help", _help, PUBLIC, "/help", group_menu=True),
+    CommandSpec("start", start.start, PUBLIC, "/start", private_menu=False),
+    # The Market API key is the proof of authority, and keys are accepted in private only.
+    CommandSpec(
+        "connect",
+        shops.connect,
+        CommandRule(PRIVATE, CampaignSource.NONE, None),
+        "/connect 21000000 ACMA:xxxx:yyyy",
+    ),
+    CommandSpec(
+        "invite",
+        people.invite,
+        CommandRule(PRIVATE, ACTIVE, "manager", Target.GIVE),
+        "/invite courier",
+        facts=people.invite_facts,
+    ),
+    CommandSpec(
+        "grant",
+        people.grant,
+        CommandRule(GROUP, ACTIVE, "owner", Target.GIVE),
+        "/grant courier",
+        facts=people.grant_facts,
+        private_menu=False,
+        group_menu=True,
+    ),
+    CommandSpec(
+        "revoke",
+        people.revoke,
+        CommandRule(ANY_CHAT, ACTIVE, "manager", Target.REVOKE),
+        "/revoke 123456789",
+        facts=people.revoke_facts,
+        group_menu=True,
+    ),
+    CommandSpec(
+        "members",
+        people.members_command,
+        CommandRule(ANY_CHAT, ACTIVE, "manager"),
+        "/members",
+        group_menu=True,
+    ),
+    CommandSpec(
+        "bind",
+        shops.bind,
+        CommandRule(GROUP, TO_BIND, "owner"),
+        "/bind 21000000",
+        facts=shops.bind_facts,
+        private_menu=False,
+        group_menu=True,
+    ),
+    CommandSpec(
+        "unbind",
+        shops.unbind,
+        CommandRule(GROUP, ACTIVE, "owner"),
+        "/unbind",
+        private_menu=False,
+        group_menu=True,
+    ),
+    CommandSpec(
+        "use",
+        shops.use,
+        CommandRule(PRIVATE, EXPLICIT, "courier"),
+        "/use 21000000",
+        facts=shops.use_facts,
+    ),
+    CommandSpec(
+        "disconnect",
+        shops.disconnect,
+        CommandRule(PRIVATE, EXPLICIT, "owner"),
+        "/disconnect 21000000",
+        facts=shops.disconnect_facts,
+    ),
+    CommandSpec(
+        "log",
+        people.log_command,
+        CommandRule(ANY_CHAT, ACTIVE, "manager"),
+        "/log 20",
+        facts=people.log_facts,
+        group_menu=True,
+    ),
+    CommandSpec("language", start.language, PUBLIC, "/language en"),
 )
-BY_NAME = {spec.name: spec for spec in COMMANDS}
+BY_NAME: Mapping[str, CommandSpec] = {spec.name: spec for spec in COMMANDS}
+WRITE_LINES: Mapping[str, LineSpec] = {
+    spec.name: spec.line for spec in COMMANDS if spec.line is not None
+}
 
 
 def help_text(lang: Lang) -> str:
-    lines = [t(lang, "help.title")]
+    lines_ = [t(lang, "help.title")]
     for spec in COMMANDS:
-        lines.append(f"/{spec.name} — {t(lang, f'cmd.{spec.name}')}")
+        lines_.append(f"/{spec.name} — {t(lang, f'cmd.{spec.name}')}")
         if spec.example != f"/{spec.name}":
-            lines.append("   " + t(lang, "help.example", example=spec.example))
-    lines.append("")
-    lines.append(t(lang, "help.footer"))
-    return "\n".join(lines)
+            lines_.append("   " + t(lang, "help.example", example=spec.example))
+    lines_.append("")
+    lines_.append(t(lang, "help.footer"))
+    return "\n".join(lines_)
 
 
 def menu(lang: Lang, *, group: bool) -> list[BotCommand]:
@@ -75,15 +182,45 @@ async def publish_menus(application: Application) -> None:  # type: ignore[type-
         await bot.set_my_commands(menu("ru", group=group), scope=scope, language_code="ru")
 
 
+async def _on_command(
+    spec: CommandSpec, update: Update, context: ContextTypes.DEFAULT_TYPE
+) -> None:
+    request = request_from_update(update, context, spec.name)
+    if request is not None:
+        await run_command(spec, request)
+
+
+async def _rerun(request: Request) -> None:
+    """A button completed a command: run it again through the same wrapper."""
+    spec = BY_NAME.get(request.command)
+    if spec is not None:
+        await run_command(spec, request)
+
+
+async def _stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    if query is not None:
+        user = query.from_user
+        await query.answer(t(language_for(user.language_code if user else None), "button.expired"))
+
+
 def install(application: Application) -> None:  # type: ignore[type-arg]
-    """Register every command and the button handler on the Application."""
+    """Register the key guard, every command and every button family on the Application."""
+    application.add_handler(
+        MessageHandler(
+            filters.ChatType.GROUPS & (filters.TEXT | filters.CAPTION),
+            keyguard.guard_group_message,
+        ),
+        group=-1,
+    )
     for spec in COMMANDS:
         # Edited messages are not commands again: only new messages are handled.
         application.add_handler(
             CommandHandler(
-                spec.name,
-                command_callback(spec.name, spec.handler),
-                filters=filters.UpdateType.MESSAGE,
+                spec.name, partial(_on_command, spec), filters=filters.UpdateType.MESSAGE
             )
         )
-    application.add_handler(CallbackQueryHandler(buttons.on_button))
+    application.add_handler(
+        CallbackQueryHandler(partial(questions.on_press, rerun=_rerun), pattern=questions.PATTERN)
+    )
+    application.add_handler(CallbackQueryHandler(_stale_button))

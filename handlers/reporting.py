@@ -1,24 +1,25 @@
 """The runner's answers in Telegram: progress while Market is slow, then one final result.
 
 ``TelegramReporter`` implements ``bot.worker.Reporter``: it turns stored operations into text
-(success with the order, what was set and the shop; failures explained by ``explain``) and sends
-or edits the one answer of each message.
+(a success as its operation kind summarises it; a failure explained by ``explain``) and sends or
+edits the one answer of each message.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlite_utils import Database
 from telegram import Bot
 
 from bot.market.errors import MarketError, MarketTimeoutError, error_from_record
+from bot.market.writes import OperationKind, Words, kind_named
 from handlers.explain import explain
-from handlers.guard import shop_name
 from handlers.messaging import edit_text, send_text
-from handlers.texts import Lang, format_day, t
-from storage import campaigns, operations
+from handlers.shopnames import shop_names
+from handlers.texts import Lang, t
+from storage import operations
 from storage.operations import BatchRow, OperationRow
 
 
@@ -80,36 +81,29 @@ def _error(op: OperationRow) -> MarketError:
     return error_from_record(record) if record.get("type") else MarketTimeoutError("unknown")
 
 
+def _success(kind: OperationKind[Any], op: OperationRow, lang: Lang, shop: str) -> str:
+    summary = kind.summary(kind.payload(op.payload))
+    values = {
+        name: t(lang, value.key) if isinstance(value, Words) else value
+        for name, value in summary.values.items()
+    }
+    return t(lang, summary.key, shop=shop, **values)
+
+
 def operation_text(op: OperationRow, lang: Lang, tz: tzinfo, shop: str) -> str:
     """One operation's outcome: what was set, or why not and what to do."""
     payload: dict[str, Any] = op.payload
-    if op.status == "done":
-        if op.kind == "track":
-            return t(
-                lang,
-                "result.track_ok",
-                order_id=payload["order_id"],
-                track_code=payload["track_code"],
-                service=payload.get("service_name") or payload["delivery_service_id"],
-                shop=shop,
-            )
-        reason = "user" if payload["reason"] == "USER_MOVED_DELIVERY_DATES" else "partner"
-        return t(
-            lang,
-            "result.move_ok",
-            order_id=payload["order_id"],
-            date=format_day(date.fromisoformat(payload["to_date"]), lang),
-            reason=t(lang, f"reason.{reason}_short"),
-            shop=shop,
-        )
-    if op.kind not in ("track", "move"):
+    kind = kind_named(op.kind)
+    if kind is None:
         return t(lang, "result.invalid", explanation=payload.get("text", ""))
+    if op.status == "done":
+        return _success(kind, op, lang, shop)
     record = op.error or {}
-    if record.get("type") in ("no_campaign", "internal"):
+    if record.get("type") in ("no_campaign", "internal", "invalid"):
         explanation = t(lang, "error.internal")
     else:
         explanation = explain(
-            "track" if op.kind == "track" else "move",
+            kind,
             _error(op),
             lang,
             tz=tz,
@@ -125,9 +119,8 @@ def operation_text(op: OperationRow, lang: Lang, tz: tzinfo, shop: str) -> str:
 
 def final_text(batch: BatchRow, ops: list[OperationRow], db: Database, tz: tzinfo) -> str:
     lang = _lang(batch)
-    campaign_ids = {o.campaign_id for o in ops}
-    rows = campaigns.get_campaigns(db, campaign_ids)
-    shop = ", ".join(shop_name(rows.get(cid), cid) for cid in sorted(campaign_ids))
+    names = shop_names(db, sorted({o.campaign_id for o in ops}))
+    shop = ", ".join(names.values())
     if len(ops) == 1:
         return operation_text(ops[0], lang, tz, shop)
     done = [o for o in ops if o.status == "done"]

@@ -1,19 +1,22 @@
-"""/start (also accepting an invite), /help and /language."""
+"""/start (also accepting an invite) and /language."""
 
 from __future__ import annotations
 
-from handlers.access import Actor, Allowed, Denied, InviteView, check_invite
-from handlers.context import Request
-from handlers.guard import deny, shop_name
+from dataclasses import replace
+
+from handlers.access import Actor, Allowed, Denied, DenyReason, InviteView, check_invite
+from handlers.context import Outcome, Request, Result
+from handlers.dispatch import deny
 from handlers.messaging import send_text
+from handlers.shopnames import shop_of
 from handlers.texts import language_for, t
-from storage import campaigns, invites, members, prefs
+from storage import invites, members, prefs
 
 TRACK_EXAMPLE = "/track 123456789 RR456 51"
 MOVE_EXAMPLE = "/move 123456789 25.12 buyer"
 
 
-async def start(request: Request) -> str:
+async def start(request: Request, access: Allowed) -> Outcome:
     if request.args:
         return await accept_invite(request, request.args[0])
     await request.reply(
@@ -21,46 +24,31 @@ async def start(request: Request) -> str:
         + "\n\n"
         + request.t("start.body", track_example=TRACK_EXAMPLE, move_example=MOVE_EXAMPLE)
     )
-    return "ok"
+    return Outcome(Result.OK)
 
 
-async def help_command(request: Request) -> str:
-    from handlers.registry import help_text  # the registry imports this module
-
-    await request.reply(help_text(request.lang))
-    return "ok"
-
-
-async def language(request: Request) -> str:
+async def language(request: Request, access: Allowed) -> Outcome:
     choice = request.args[0].lower() if request.args else ""
     if choice not in ("ru", "en") or request.user_id is None:
         await request.reply(request.t("language.usage"))
-        return "bad_input"
+        return Outcome(Result.BAD_INPUT)
     prefs.set_language(request.services.db, request.user_id, choice)
-    request.lang = "ru" if choice == "ru" else "en"
-    await request.reply(request.t("language.done"))
-    return "ok"
+    await replace(request, lang=language_for(None, choice)).reply(
+        t(language_for(None, choice), "language.done")
+    )
+    return Outcome(Result.OK)
 
 
-async def accept_invite(request: Request, code: str) -> str:
+async def accept_invite(request: Request, code: str) -> Outcome:
     services = request.services
-    request.extra["audit_arguments"] = "<invite code>"
+    hidden = "<invite code>"
     row = invites.find_invite(services.db, code)
     memberships = (
         {m.campaign_id: m.role for m in members.memberships_of(services.db, request.user_id)}
         if request.user_id is not None
         else {}
     )
-    view = (
-        InviteView(
-            campaign_id=row.campaign_id,
-            role=row.role,
-            expires_at=row.expires_at,
-            used_by=row.used_by,
-        )
-        if row
-        else None
-    )
+    view = InviteView(row.campaign_id, row.role, row.expires_at, row.used_by) if row else None
     decision = check_invite(
         view,
         actor=Actor(user_id=request.user_id, is_bot=request.is_bot, anonymous=request.anonymous),
@@ -68,23 +56,24 @@ async def accept_invite(request: Request, code: str) -> str:
         memberships=memberships,
         now=services.clock(),
     )
-    shop = shop_name(campaigns.get_campaign(services.db, row.campaign_id)) if row else ""
+    campaign_id = row.campaign_id if row else None
     if isinstance(decision, Denied):
-        if row is not None:
-            request.extra["campaign_id"] = row.campaign_id
-        if decision.reason.value == "already_member":
-            await request.reply(request.t("deny.already_member", shop=shop))
-            request.extra["outcome"] = "denied:already_member"
+        if decision.reason is DenyReason.ALREADY_MEMBER and campaign_id is not None:
+            await request.reply(
+                request.t("deny.already_member", shop=shop_of(services.db, campaign_id))
+            )
         else:
             await deny(request, decision)
-        return str(request.extra["outcome"])
-    assert isinstance(decision, Allowed) and row is not None and request.user_id is not None
+        return Outcome(
+            Result.DENIED, decision.reason.value, campaign_id=campaign_id, arguments=hidden
+        )
+    assert row is not None and request.user_id is not None
     now = services.clock()
     if not invites.use_invite(services.db, row.code_hash, request.user_id, now):
         await request.reply(request.t("deny.invite_used"))
-        return "denied:invite_used"
+        return Outcome(Result.DENIED, "invite_used", campaign_id=campaign_id, arguments=hidden)
     members.set_member(services.db, row.campaign_id, request.user_id, row.role, row.created_by, now)
-    request.extra["campaign_id"] = row.campaign_id
+    shop = shop_of(services.db, row.campaign_id)
     role_words = request.t(f"role.{row.role}")
     await request.reply(
         request.t(
@@ -106,4 +95,4 @@ async def accept_invite(request: Request, code: str) -> str:
             shop=shop,
         ),
     )
-    return "ok"
+    return Outcome(Result.OK, campaign_id=campaign_id, arguments=hidden)

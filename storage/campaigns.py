@@ -6,11 +6,11 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlite_utils import Database
 
-from storage._common import opt_int, transaction, ts_from_text, ts_to_text
+from storage._common import row_of, stamp, table, transaction, upsert, values_of
+from storage.secrets import KeyBox, SecretKeyError
 
 
 @dataclass(frozen=True)
@@ -33,19 +33,6 @@ class CampaignRow:
         )
 
 
-def _row(values: dict[str, Any]) -> CampaignRow:
-    return CampaignRow(
-        id=int(values["id"]),
-        domain=str(values["domain"]),
-        business_id=opt_int(values["business_id"]),
-        business_name=str(values["business_name"]),
-        placement_type=str(values["placement_type"]),
-        api_key_cipher=bytes(values["api_key_cipher"]),
-        connected_by=int(values["connected_by"]),
-        connected_at=ts_from_text(values["connected_at"]),
-    )
-
-
 def save_campaign(
     db: Database,
     *,
@@ -63,49 +50,22 @@ def save_campaign(
     Members, chat bindings and invites of the campaign are kept on reconnect.
     """
     row = CampaignRow(
-        id=campaign_id,
-        domain=domain,
-        business_id=business_id,
-        business_name=business_name,
-        placement_type=placement_type,
-        api_key_cipher=bytes(api_key_cipher),
-        connected_by=connected_by,
-        connected_at=ts_from_text(ts_to_text(now)),
+        campaign_id,
+        domain,
+        business_id,
+        business_name,
+        placement_type,
+        bytes(api_key_cipher),
+        connected_by,
+        stamp(now),
     )
-    with transaction(db):
-        db.execute(
-            """
-            INSERT INTO campaigns (
-                id, domain, business_id, business_name, placement_type, api_key_cipher,
-                connected_by, connected_at
-            ) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (id) DO UPDATE SET
-                domain = excluded.domain,
-                business_id = excluded.business_id,
-                business_name = excluded.business_name,
-                placement_type = excluded.placement_type,
-                api_key_cipher = excluded.api_key_cipher,
-                connected_by = excluded.connected_by,
-                connected_at = excluded.connected_at
-            """,
-            (
-                row.id,
-                row.domain,
-                row.business_id,
-                row.business_name,
-                row.placement_type,
-                row.api_key_cipher,
-                row.connected_by,
-                ts_to_text(row.connected_at),
-            ),
-        )
+    upsert(db, "campaigns", values_of(row), ("id",))
     return row
 
 
 def get_campaign(db: Database, campaign_id: int) -> CampaignRow | None:
-    for values in db["campaigns"].rows_where("id = ?", [campaign_id]):
-        return _row(values)
-    return None
+    rows = table(db, "campaigns").rows_where("id = ?", [campaign_id])
+    return next((row_of(CampaignRow, values) for values in rows), None)
 
 
 def get_campaigns(db: Database, ids: Iterable[int]) -> dict[int, CampaignRow]:
@@ -114,10 +74,22 @@ def get_campaigns(db: Database, ids: Iterable[int]) -> dict[int, CampaignRow]:
     if not wanted:
         return {}
     # json_each takes the whole list as one parameter, so no limit on the number of ids.
-    rows = db["campaigns"].rows_where(
+    rows = table(db, "campaigns").rows_where(
         "id IN (SELECT value FROM json_each(?))", [json.dumps(wanted)]
     )
-    return {row.id: row for row in map(_row, rows)}
+    return {row.id: row for row in (row_of(CampaignRow, values) for values in rows)}
+
+
+def api_key(db: Database, keybox: KeyBox, campaign_id: int) -> str | None:
+    """The campaign's API key in plain text; None when it is not connected, or its key cannot
+    be decrypted with this key box (then nothing can be sent on its behalf anyway)."""
+    row = get_campaign(db, campaign_id)
+    if row is None:
+        return None
+    try:
+        return keybox.decrypt(row.api_key_cipher)
+    except SecretKeyError:
+        return None
 
 
 def forget_campaign(db: Database, campaign_id: int) -> None:
@@ -126,6 +98,7 @@ def forget_campaign(db: Database, campaign_id: int) -> None:
 
     The audit log and the history of operations are kept.
     """
+    # Several tables change together: raw SQL inside one transaction.
     with transaction(db):
         db.execute(
             "DELETE FROM pending WHERE chat_id IN "

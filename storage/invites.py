@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlite_utils import Database
 
-from storage._common import opt_int, opt_ts_from_text, transaction, ts_from_text, ts_to_text
+from storage._common import change, row_of, stamp, table, ts_to_text, values_of
 from storage.members import Role, as_role
 
 
@@ -30,19 +28,6 @@ class InviteRow:
     expires_at: datetime
     used_by: int | None
     used_at: datetime | None
-
-
-def _row(values: dict[str, Any]) -> InviteRow:
-    return InviteRow(
-        code_hash=str(values["code_hash"]),
-        campaign_id=int(values["campaign_id"]),
-        role=as_role(str(values["role"])),
-        created_by=int(values["created_by"]),
-        created_at=ts_from_text(values["created_at"]),
-        expires_at=ts_from_text(values["expires_at"]),
-        used_by=opt_int(values["used_by"]),
-        used_at=opt_ts_from_text(values["used_at"]),
-    )
 
 
 def hash_code(code: str) -> str:
@@ -66,38 +51,25 @@ def create_invite(
     if ttl <= timedelta(0):
         raise ValueError("an invite must live for a positive time")
     code = secrets.token_urlsafe(16)
-    created_at = ts_from_text(ts_to_text(now))
+    created_at = stamp(now)
     row = InviteRow(
-        code_hash=hash_code(code),
-        campaign_id=campaign_id,
-        role=as_role(role),
-        created_by=created_by,
-        created_at=created_at,
-        expires_at=created_at + ttl,
-        used_by=None,
-        used_at=None,
+        hash_code(code),
+        campaign_id,
+        as_role(role),
+        created_by,
+        created_at,
+        created_at + ttl,
+        None,
+        None,
     )
-    with transaction(db):
-        db.execute(
-            "INSERT INTO invites (code_hash, campaign_id, role, created_by, created_at, "
-            "expires_at, used_by, used_at) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
-            (
-                row.code_hash,
-                row.campaign_id,
-                row.role,
-                row.created_by,
-                ts_to_text(row.created_at),
-                ts_to_text(row.expires_at),
-            ),
-        )
+    table(db, "invites").insert(values_of(row))
     return code, row
 
 
 def find_invite(db: Database, code: str) -> InviteRow | None:
     """The invite for a plaintext code, used or not, expired or not."""
-    for values in db["invites"].rows_where("code_hash = ?", [hash_code(code)]):
-        return _row(values)
-    return None
+    rows = table(db, "invites").rows_where("code_hash = ?", [hash_code(code)])
+    return next((row_of(InviteRow, values) for values in rows), None)
 
 
 def use_invite(db: Database, code_hash: str, user_id: int, now: datetime) -> bool:
@@ -106,10 +78,13 @@ def use_invite(db: Database, code_hash: str, user_id: int, now: datetime) -> boo
     False when the invite does not exist, was used already, or has expired at ``now``.
     """
     at = ts_to_text(now)
-    with transaction(db):
-        cursor: sqlite3.Cursor = db.execute(
+    # One conditional UPDATE, so two people pressing the same link cannot both join.
+    return (
+        change(
+            db,
             "UPDATE invites SET used_by = ?, used_at = ? "
             "WHERE code_hash = ? AND used_by IS NULL AND expires_at > ?",
             (user_id, at, code_hash, at),
         )
-    return cursor.rowcount == 1
+        == 1
+    )

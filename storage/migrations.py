@@ -150,8 +150,15 @@ def _create_tables(db: Database) -> None:
         db.execute(statement)
 
 
+def _button_choices(db: Database) -> None:
+    # A question now keeps the choices its buttons offer; operations never used ``result``.
+    db.execute("ALTER TABLE pending ADD COLUMN choices TEXT NOT NULL DEFAULT '{}'")
+    db.execute("ALTER TABLE operations DROP COLUMN result")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
     (1, "create tables", _create_tables),
+    (2, "button choices; no operation result", _button_choices),
 ]
 
 

@@ -18,7 +18,6 @@ reported (its final answer sent) once all its operations are terminal.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -28,14 +27,15 @@ from typing import Any, Literal
 from sqlite_utils import Database
 
 from storage._common import (
-    json_from_text,
+    id_list,
     json_to_text,
-    opt_int,
-    opt_json_from_text,
-    opt_json_to_text,
+    row_of,
+    stamp,
+    table,
     transaction,
     ts_from_text,
     ts_to_text,
+    values_of,
 )
 
 OpStatus = Literal["queued", "running", "retrying", "done", "failed"]
@@ -43,20 +43,29 @@ STATUSES: tuple[OpStatus, ...] = ("queued", "running", "retrying", "done", "fail
 TERMINAL: frozenset[OpStatus] = frozenset({"done", "failed"})
 
 
-def _as_status(value: str) -> OpStatus:
-    if value not in STATUSES:
-        raise ValueError(f"unknown operation status {value!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class NewOperation:
-    """One line of a command to run: ``kind`` is "track" or "move"; ``payload`` is JSON-able."""
+    """One line of a command to run: ``kind`` names an operation kind of ``bot.market.writes``
+    (or "invalid" for a line that is only explained); ``payload`` is JSON-able."""
 
     line_no: int
     campaign_id: int
     kind: str
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NewBatch:
+    """One accepted message of command lines, to be stored and then executed durably."""
+
+    chat_id: int
+    message_id: int
+    thread_id: int | None
+    user_id: int
+    language: str
+    command: str
+    operations: Sequence[NewOperation]
+    progress_message_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -86,43 +95,8 @@ class OperationRow:
     next_attempt_at: datetime
     deadline_at: datetime
     error: dict[str, Any] | None
-    result: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
-
-
-def _batch(values: dict[str, Any]) -> BatchRow:
-    return BatchRow(
-        id=str(values["id"]),
-        chat_id=int(values["chat_id"]),
-        message_id=int(values["message_id"]),
-        thread_id=opt_int(values["thread_id"]),
-        user_id=int(values["user_id"]),
-        language=str(values["language"]),
-        command=str(values["command"]),
-        progress_message_id=opt_int(values["progress_message_id"]),
-        reported=bool(values["reported"]),
-        created_at=ts_from_text(values["created_at"]),
-    )
-
-
-def _operation(values: dict[str, Any]) -> OperationRow:
-    return OperationRow(
-        id=int(values["id"]),
-        batch_id=str(values["batch_id"]),
-        line_no=int(values["line_no"]),
-        campaign_id=int(values["campaign_id"]),
-        kind=str(values["kind"]),
-        payload=json_from_text(values["payload"]),
-        status=_as_status(str(values["status"])),
-        attempts=int(values["attempts"]),
-        next_attempt_at=ts_from_text(values["next_attempt_at"]),
-        deadline_at=ts_from_text(values["deadline_at"]),
-        error=opt_json_from_text(values["error"]),
-        result=opt_json_from_text(values["result"]),
-        created_at=ts_from_text(values["created_at"]),
-        updated_at=ts_from_text(values["updated_at"]),
-    )
 
 
 def batch_id_of(chat_id: int, message_id: int) -> str:
@@ -130,18 +104,7 @@ def batch_id_of(chat_id: int, message_id: int) -> str:
 
 
 def create_batch(
-    db: Database,
-    *,
-    chat_id: int,
-    message_id: int,
-    thread_id: int | None,
-    user_id: int,
-    language: str,
-    command: str,
-    operations: Sequence[NewOperation],
-    now: datetime,
-    deadline_at: datetime,
-    progress_message_id: int | None = None,
+    db: Database, batch: NewBatch, *, now: datetime, deadline_at: datetime
 ) -> tuple[BatchRow, bool]:
     """Store a batch and its operations, all queued and due at ``now``, in one transaction.
 
@@ -150,81 +113,58 @@ def create_batch(
     when there are no operations or two share a line number, and TypeError when a payload is
     not a JSON-serialisable dict.
     """
+    operations = batch.operations
     if not operations:
         raise ValueError("a batch needs at least one operation")
     if len({op.line_no for op in operations}) != len(operations):
         raise ValueError("line numbers within a batch must be unique")
-    batch_id = batch_id_of(chat_id, message_id)
-    created_at = ts_to_text(now)
-    deadline = ts_to_text(deadline_at)
+    row = BatchRow(
+        batch_id_of(batch.chat_id, batch.message_id), batch.chat_id, batch.message_id,
+        batch.thread_id, batch.user_id, batch.language, batch.command,
+        batch.progress_message_id, False, stamp(now),
+    )  # fmt: skip
+    created_at, deadline = ts_to_text(now), ts_to_text(deadline_at)
     payloads = [json_to_text(op.payload) for op in operations]
+    values = values_of(row)
+    times = (created_at, deadline, created_at, created_at)
+    # The batch and its operations are stored together or not at all: one transaction.
     with transaction(db):
         cursor: sqlite3.Cursor = db.execute(
-            "INSERT OR IGNORE INTO batches (id, chat_id, message_id, thread_id, user_id, "
-            "language, command, progress_message_id, reported, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
-            (
-                batch_id,
-                chat_id,
-                message_id,
-                thread_id,
-                user_id,
-                language,
-                command,
-                progress_message_id,
-                created_at,
-            ),
+            f"INSERT OR IGNORE INTO batches ({', '.join(values)}) "  # noqa: S608
+            f"VALUES ({', '.join('?' * len(values))})",
+            tuple(values.values()),
         )
         inserted = cursor.rowcount > 0
         if inserted:
             db.conn.executemany(
                 "INSERT INTO operations (batch_id, line_no, campaign_id, kind, payload, status, "
-                "attempts, next_attempt_at, deadline_at, error, result, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?, NULL, NULL, ?, ?)",
+                "attempts, next_attempt_at, deadline_at, error, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?, NULL, ?, ?)",
                 [
-                    (
-                        batch_id,
-                        op.line_no,
-                        op.campaign_id,
-                        op.kind,
-                        payload,
-                        created_at,
-                        deadline,
-                        created_at,
-                        created_at,
-                    )
+                    (row.id, op.line_no, op.campaign_id, op.kind, payload, *times)
                     for op, payload in zip(operations, payloads, strict=True)
                 ],
             )
-    batch = get_batch(db, batch_id)
-    if batch is None:
-        raise RuntimeError(f"batch {batch_id} vanished right after it was stored")
-    return batch, inserted
+    stored = row if inserted else get_batch(db, row.id)
+    if stored is None:
+        raise RuntimeError(f"batch {row.id} vanished right after it was stored")
+    return stored, inserted
 
 
 def get_batch(db: Database, batch_id: str) -> BatchRow | None:
-    for values in db["batches"].rows_where("id = ?", [batch_id]):
-        return _batch(values)
+    for values in table(db, "batches").rows_where("id = ?", [batch_id]):
+        return row_of(BatchRow, values)
     return None
 
 
 def batch_operations(db: Database, batch_id: str) -> list[OperationRow]:
     """The batch's operations in line order."""
     return [
-        _operation(values)
-        for values in db["operations"].rows_where("batch_id = ?", [batch_id], order_by="line_no")
+        row_of(OperationRow, values)
+        for values in table(db, "operations").rows_where(
+            "batch_id = ?", [batch_id], order_by="line_no"
+        )
     ]
-
-
-def get_operation(db: Database, op_id: int) -> OperationRow | None:
-    for values in db["operations"].rows_where("id = ?", [op_id]):
-        return _operation(values)
-    return None
-
-
-def _id_list(values: Collection[int]) -> str:
-    """A JSON array for ``IN (SELECT value FROM json_each(?))``: one parameter, any length."""
-    return json.dumps(sorted(int(v) for v in values))
 
 
 def due_operations(
@@ -256,15 +196,15 @@ def due_operations(
         "ORDER BY next_attempt_at, id LIMIT ?",
         (
             ts_to_text(now),
-            _id_list(exclude),
-            _id_list(exclude_campaigns),
+            id_list(exclude),
+            id_list(exclude_campaigns),
             rank_limit,
             rank_limit,
             max(limit, 0),
         ),
     )
     columns = [d[0] for d in cursor.description]
-    return [_operation(dict(zip(columns, row, strict=True))) for row in cursor.fetchall()]
+    return [row_of(OperationRow, dict(zip(columns, row, strict=True))) for row in cursor.fetchall()]
 
 
 def next_due_at(db: Database, *, exclude_campaigns: Collection[int] = ()) -> datetime | None:
@@ -275,7 +215,7 @@ def next_due_at(db: Database, *, exclude_campaigns: Collection[int] = ()) -> dat
     row = db.execute(
         "SELECT min(next_attempt_at) FROM operations WHERE status IN ('queued', 'retrying') "
         "AND campaign_id NOT IN (SELECT value FROM json_each(?))",
-        (_id_list(exclude_campaigns),),
+        (id_list(exclude_campaigns),),
     ).fetchone()
     return None if row[0] is None else ts_from_text(row[0])
 
@@ -324,15 +264,13 @@ def mark_running(db: Database, op_id: int, now: datetime) -> bool:
     )
 
 
-def mark_done(
-    db: Database, op_id: int, now: datetime, result: dict[str, Any] | None = None
-) -> bool:
+def mark_done(db: Database, op_id: int, now: datetime) -> bool:
     """Finish the operation successfully; False when it had already finished."""
     return _update_op(
         db,
-        "UPDATE operations SET status = 'done', result = ?, error = NULL, updated_at = ? "
+        "UPDATE operations SET status = 'done', error = NULL, updated_at = ? "
         "WHERE id = ? AND status IN ('queued', 'running', 'retrying')",
-        (opt_json_to_text(result), ts_to_text(now), op_id),
+        (ts_to_text(now), op_id),
     )
 
 
@@ -390,8 +328,8 @@ def mark_reported(db: Database, batch_id: str) -> bool:
 def finished_unreported(db: Database) -> list[BatchRow]:
     """Batches whose operations have all finished but whose final answer was not sent yet."""
     return [
-        _batch(values)
-        for values in db["batches"].rows_where(
+        row_of(BatchRow, values)
+        for values in table(db, "batches").rows_where(
             "reported = 0 AND NOT EXISTS (SELECT 1 FROM operations AS o "
             "WHERE o.batch_id = batches.id AND o.status IN ('queued', 'running', 'retrying'))",
             order_by="created_at, id",
@@ -402,8 +340,8 @@ def finished_unreported(db: Database) -> list[BatchRow]:
 def open_batches(db: Database) -> list[BatchRow]:
     """Batches with at least one operation still queued, running or retrying."""
     return [
-        _batch(values)
-        for values in db["batches"].rows_where(
+        row_of(BatchRow, values)
+        for values in table(db, "batches").rows_where(
             "EXISTS (SELECT 1 FROM operations AS o "
             "WHERE o.batch_id = batches.id AND o.status IN ('queued', 'running', 'retrying'))",
             order_by="created_at, id",
@@ -424,13 +362,3 @@ def resume_interrupted(db: Database, now: datetime) -> int:
             (at, at),
         )
     return cursor.rowcount
-
-
-def counts_by_status(db: Database) -> dict[str, int]:
-    """How many operations are in each status; every status is present, possibly with 0."""
-    counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
-    for status, count in db.execute(
-        "SELECT status, count(*) FROM operations GROUP BY status"
-    ).fetchall():
-        counts[_as_status(str(status))] = int(count)
-    return counts

@@ -1,19 +1,29 @@
-"""Commands waiting for a button press (for example, which campaign to act on).
+"""Commands waiting for a button press: a question the bot asked, with its choices.
 
-The row keeps what is needed to run the command once the user answers; purge old ones
-periodically, as unanswered questions are never resolved otherwise.
+A row keeps the command as it was typed and the choices offered under the question; each
+choice is the command's new text (and, for "which shop?", the campaign) that the press runs.
+The row's id goes into the buttons' callback data, so a press finds everything it needs here
+and nothing the user could forge. Old questions are purged periodically.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlite_utils import Database
 
-from storage._common import opt_int, transaction, ts_from_text, ts_to_text
+from storage._common import change, row_of, stamp, table, ts_to_text, values_of
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One button's effect: run ``text`` (on ``campaign_id`` when set)."""
+
+    text: str
+    campaign_id: int | None = None
+    make_default: bool = False
 
 
 @dataclass(frozen=True)
@@ -26,21 +36,16 @@ class PendingRow:
     language: str
     command: str
     text: str
+    choices: dict[str, Any]
     created_at: datetime
 
-
-def _row(values: dict[str, Any]) -> PendingRow:
-    return PendingRow(
-        id=int(values["id"]),
-        chat_id=int(values["chat_id"]),
-        message_id=int(values["message_id"]),
-        thread_id=opt_int(values["thread_id"]),
-        user_id=int(values["user_id"]),
-        language=str(values["language"]),
-        command=str(values["command"]),
-        text=str(values["text"]),
-        created_at=ts_from_text(values["created_at"]),
-    )
+    def choice(self, index: int) -> Choice | None:
+        """The ``index``-th choice, or None when there is no such button."""
+        items = self.choices.get("items") or []
+        if not 0 <= index < len(items):
+            return None
+        item = items[index]
+        return Choice(str(item["text"]), item.get("campaign_id"), bool(item.get("default")))
 
 
 def save_pending(
@@ -53,49 +58,45 @@ def save_pending(
     language: str,
     command: str,
     text: str,
+    choices: list[Choice],
     now: datetime,
 ) -> PendingRow:
-    """Store a command awaiting an answer; the row's id goes into the button's callback data."""
-    created_at = ts_to_text(now)
-    with transaction(db):
-        cursor: sqlite3.Cursor = db.execute(
-            "INSERT INTO pending (chat_id, message_id, thread_id, user_id, language, command, "
-            "text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (chat_id, message_id, thread_id, user_id, language, command, text, created_at),
+    """Store a question and its choices; the row's id goes into the buttons' callback data."""
+    items = [
+        {"text": c.text, "campaign_id": c.campaign_id, "default": c.make_default} for c in choices
+    ]
+    values = values_of(
+        PendingRow(
+            0,
+            chat_id,
+            message_id,
+            thread_id,
+            user_id,
+            language,
+            command,
+            text,
+            {"items": items},
+            stamp(now),
         )
-    pending_id = cursor.lastrowid
-    if pending_id is None:
-        raise RuntimeError("SQLite did not report the id of the new pending command")
-    return PendingRow(
-        id=pending_id,
-        chat_id=chat_id,
-        message_id=message_id,
-        thread_id=thread_id,
-        user_id=user_id,
-        language=language,
-        command=command,
-        text=text,
-        created_at=ts_from_text(created_at),
     )
+    del values["id"]
+    pending_id = table(db, "pending").insert(values).last_pk
+    row = get_pending(db, int(str(pending_id)))
+    if row is None:
+        raise RuntimeError("a question vanished right after it was stored")
+    return row
 
 
 def get_pending(db: Database, pending_id: int) -> PendingRow | None:
-    for values in db["pending"].rows_where("id = ?", [pending_id]):
-        return _row(values)
-    return None
+    rows = table(db, "pending").rows_where("id = ?", [pending_id])
+    return next((row_of(PendingRow, values) for values in rows), None)
 
 
 def delete_pending(db: Database, pending_id: int) -> bool:
     """True when this call removed it; a second press of the same button gets False."""
-    with transaction(db):
-        cursor: sqlite3.Cursor = db.execute("DELETE FROM pending WHERE id = ?", (pending_id,))
-    return cursor.rowcount > 0
+    return change(db, "DELETE FROM pending WHERE id = ?", (pending_id,)) > 0
 
 
 def purge_pending(db: Database, older_than: datetime) -> int:
-    """Remove commands created before ``older_than``; returns how many."""
-    with transaction(db):
-        cursor: sqlite3.Cursor = db.execute(
-            "DELETE FROM pending WHERE created_at < ?", (ts_to_text(older_than),)
-        )
-    return cursor.rowcount
+    """Remove questions asked before ``older_than``; returns how many."""
+    return change(db, "DELETE FROM pending WHERE created_at < ?", (ts_to_text(older_than),))

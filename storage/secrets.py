@@ -5,12 +5,14 @@ next to the database (``<database>.key``, mode 0600) generated on first start. `
 stores an encrypted canary in the database so that starting with a different key fails at once
 with a clear message instead of later, on the first API call.
 
-Key material never appears in exception messages or ``repr``.
+Key material never appears in exception messages or ``repr``. ``redact`` is the one place that
+knows what a secret looks like; logs and the audit log both pass their text through it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -26,6 +28,55 @@ _GENERATE_HINT = (
     "generate one with: python -c 'from cryptography.fernet import Fernet; "
     "print(Fernet.generate_key().decode())'"
 )
+
+
+REDACTED = "[redacted]"
+
+_KEYLIKE_CHARS = r"[A-Za-z0-9_:=+/-]"
+# Market Api-Key tokens: ACMA:<random>:<checksum> (and other AC?? prefixes).
+_MARKET_KEY = re.compile(rf"AC[A-Z]{{2}}:{_KEYLIKE_CHARS}{{8,}}")
+# Yandex OAuth tokens (y0_AgAAAA…) and Telegram bot tokens (123456:AA…).
+_OAUTH_TOKEN = re.compile(r"\by\d_[A-Za-z0-9_-]{8,}")
+_BOT_TOKEN = re.compile(r"\b\d{5,20}:[A-Za-z0-9_-]{30,100}\b")
+_MIN_RUN = 24
+_LONG_RUN = re.compile(rf"{_KEYLIKE_CHARS}{{{_MIN_RUN},}}")
+_ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?")
+
+
+def _looks_secret(run: str) -> bool:
+    if _ISO_TIMESTAMP.fullmatch(run):
+        return False
+    if ":" in run:
+        return True
+    # Random base64 of this length almost surely mixes cases and digits; identifiers such as
+    # Market's error codes (ORDER_STATUS_NOT_ALLOWED) or URL paths do not.
+    return (
+        any(c.isupper() for c in run)
+        and any(c.islower() for c in run)
+        and any(c.isdigit() for c in run)
+    )
+
+
+def _redact_run(match: re.Match[str]) -> str:
+    run = match.group(0)
+    # Colons at the edges are punctuation ("ORDER_NOT_FOUND: …"), not part of a token.
+    core = run.strip(":")
+    if len(core) < _MIN_RUN or not _looks_secret(core):
+        return run
+    start = run.index(core)
+    return run[:start] + REDACTED + run[start + len(core) :]
+
+
+def redact(text: str) -> str:
+    """``text`` with everything that looks like an API key, token or other secret replaced."""
+    for pattern in (_MARKET_KEY, _OAUTH_TOKEN, _BOT_TOKEN):
+        text = pattern.sub(REDACTED, text)
+    return _LONG_RUN.sub(_redact_run, text)
+
+
+def contains_secret(text: str) -> bool:
+    """True when ``text`` holds something shaped like an API key or token."""
+    return redact(text) != text
 
 
 class SecretKeyError(Exception):

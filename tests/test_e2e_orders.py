@@ -172,7 +172,7 @@ async def test_campaign_choice_buttons(bot: RunningBot) -> None:
     question = await bot.reply(COURIER, mark)
     rows = question.params["reply_markup"]["inline_keyboard"]
     assert len(rows) == 2
-    choice = next(r[0] for r in rows if str(OTHER_CAMPAIGN) in r[0]["callback_data"])
+    choice = next(r[0] for r in rows if str(OTHER_CAMPAIGN) in r[0]["text"])
     mark = bot.mark()
     bot.telegram.press_button(
         COURIER, COURIER, int(question.result["message_id"]), choice["callback_data"]

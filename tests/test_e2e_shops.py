@@ -420,18 +420,23 @@ async def test_disconnect_asks_then_forgets_the_shop(bot: RunningBot) -> None:
     question = await private(bot, OWNER, f"/disconnect {CAMPAIGN}")
     assert text_of(question).startswith(f"Forget {SHOP}?")
     keyboard = question.params["reply_markup"]["inline_keyboard"]
-    data = [button["callback_data"] for row in keyboard for button in row]
-    assert data == [f"disc:{CAMPAIGN}:y", f"disc:{CAMPAIGN}:n"]
+    buttons = {button["text"]: button["callback_data"] for row in keyboard for button in row}
+    assert list(buttons) == ["Yes, forget it", "No, keep it"]
     question_id = question.result["message_id"]
 
     mark = bot.mark()
-    bot.telegram.press_button(OWNER, OWNER, question_id, f"disc:{CAMPAIGN}:n")
+    bot.telegram.press_button(OWNER, OWNER, question_id, buttons["No, keep it"])
     assert text_of(await bot.reply(OWNER, mark)) == (f"Nothing changed: {SHOP} stays connected.")
     assert query(bot.settings, "SELECT COUNT(*) FROM campaigns") == [(1,)]
 
-    question_id = (await private(bot, OWNER, f"/disconnect {CAMPAIGN}")).result["message_id"]
+    # Typing the answer does not skip the question; only the button says yes.
+    retyped = await private(bot, OWNER, f"/disconnect {CAMPAIGN} yes")
+    assert text_of(retyped).startswith(f"Forget {SHOP}?")
+    keyboard = retyped.params["reply_markup"]["inline_keyboard"]
+    yes = keyboard[0][0]["callback_data"]
+    question_id = retyped.result["message_id"]
     mark = bot.mark()
-    bot.telegram.press_button(OWNER, OWNER, question_id, f"disc:{CAMPAIGN}:y")
+    bot.telegram.press_button(OWNER, OWNER, question_id, yes)
     done = text_of(await bot.reply(OWNER, mark))
     assert done == f"{SHOP} is disconnected: key, people and group links are gone."
     assert bot.telegram.messages(OWNER)[question_id].reply_markup is None

@@ -1,17 +1,20 @@
-"""MarketClient against the fake Market (a real local HTTP server): every error class."""
+"""MarketClient over ``httpx.MockTransport``: how every answer is classified, the limits kept on
+our side, and what is sent. (The worker and end-to-end tests run it against the fake Market.)"""
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator
+import json
+from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
 
 from bot.market.client import MarketClient
 from bot.market.errors import (
+    KEPT_HEADERS,
     DeliveryDateRejected,
     HourlyBudgetExhausted,
     MarketAPIError,
@@ -25,265 +28,295 @@ from bot.market.errors import (
     MarketUnauthorized,
     OrderStateConflict,
 )
-from tests.fakes.market import FakeMarket, Fault
+from bot.market.limits import MarketLimits
+from bot.market.writes import MarketCall, MoveKind, MovePayload, TrackKind, TrackPayload
 
 KEY = "ACMA:client-test-key-000000000:cccccccc"
-CID = 31000001
+CID, OTHER_CID = 31000001, 31000002
+NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+UNTIL = "Wed, 01 Jan 2025 12:20:00 GMT"
+UNTIL_AT = datetime(2025, 1, 1, 12, 20, tzinfo=UTC)
+UNTIL_HEADER = {"X-RateLimit-Resource-Until": UNTIL}
+STATE = "Action is not allowed for order '5' with status 'CANCELLED' and substatus 'SHOP_FAILED'"
+OK = {"status": "OK"}
+
+Handler = Callable[[httpx.Request], httpx.Response]
+AsyncHandler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
 
 
-@pytest.fixture
-def market() -> AsyncIterator[FakeMarket]:
-    fake = FakeMarket(parallel_limit=4)
-    fake.add_campaign(CID, KEY, domain="tea.example", business_id=900, business_name="Tea")
-    fake.add_order(CID, 1)
-    fake.add_order(CID, 2, status="CANCELLED", substatus="USER_CHANGED_MIND")
-    fake.add_order(CID, 3, delivery_date=date.today() + timedelta(days=3))
-    with fake:
-        yield fake  # type: ignore[misc]
+def track(campaign_id: int = CID, order_id: int = 5) -> MarketCall:
+    payload = TrackPayload(order_id=order_id, track_code="RR5", delivery_service_id=51)
+    return TrackKind().call(campaign_id, payload)
 
 
-@pytest.fixture
-async def client(market: FakeMarket) -> AsyncIterator[MarketClient]:
-    async with MarketClient(market.base_url, timeout=1.0) as c:
-        yield c
+def envelope(*messages: str) -> dict[str, Any]:
+    return {"status": "ERROR", "errors": [{"code": "CODE", "message": m} for m in messages]}
 
 
-async def test_get_campaign_reads_the_shop(client: MarketClient) -> None:
-    campaign = await client.get_campaign(KEY, CID)
-    assert campaign.id == CID
-    assert campaign.domain == "tea.example"
-    assert campaign.business is not None and campaign.business.id == 900
-    assert campaign.placement_type == "DBS"
-
-
-async def test_track_code_is_sent_with_api_key_header(
-    client: MarketClient, market: FakeMarket
-) -> None:
-    await client.set_order_delivery_track_code(KEY, CID, 1, "RR456", 51)
-    assert market.order(CID, 1).track_codes == [("RR456", 51)]
-    recorded = market.requests_for("setOrderDeliveryTrackCode")[-1]
-    assert recorded.api_key_seen
-    assert recorded.body == {"trackCode": "RR456", "deliveryServiceId": 51}
-
-
-async def test_delivery_date_is_sent(client: MarketClient, market: FakeMarket) -> None:
-    new = date.today() + timedelta(days=5)
-    await client.set_order_delivery_date(KEY, CID, 1, new, "USER_MOVED_DELIVERY_DATES")
-    assert market.order(CID, 1).delivery_date == new
-    body = market.requests_for("setOrderDeliveryDate")[-1].body
-    assert body == {"dates": {"toDate": new.isoformat()}, "reason": "USER_MOVED_DELIVERY_DATES"}
-
-
-async def test_delivery_services_and_business_orders(client: MarketClient) -> None:
-    services = await client.get_delivery_services(KEY)
-    assert any(s.id == 51 for s in services)
-    orders = await client.get_business_orders(KEY, 900, [1, 2])
-    assert {o.order_id: o.status for o in orders} == {1: "PROCESSING", 2: "CANCELLED"}
-
-
-async def test_twenty_concurrent_calls_never_exceed_four_in_flight() -> None:
-    fake = FakeMarket(parallel_limit=4, latency=0.05)
-    fake.add_campaign(CID, KEY)
-    for order in range(1, 21):
-        fake.add_order(CID, order)
-    with fake:
-        async with MarketClient(fake.base_url, parallel_limit=4) as client:
-            await asyncio.gather(
-                *(
-                    client.set_order_delivery_track_code(KEY, CID, order, f"T{order}", 51)
-                    for order in range(1, 21)
-                )
-            )
-    assert fake.max_in_flight[CID] == 4
-    assert fake.parallel_rejections == 0
-    assert all(fake.order(CID, order).track_codes for order in range(1, 21))
-
-
-async def test_420_carries_the_retry_time(client: MarketClient, market: FakeMarket) -> None:
-    until = (datetime.now(UTC) + timedelta(seconds=30)).replace(microsecond=0)
-    market.fail_next(1, Fault.rate_limited(until=until, kind="parallel"))
-    with pytest.raises(MarketRateLimited) as caught:
-        await client.set_order_delivery_track_code(KEY, CID, 1, "RR1", 51)
-    assert caught.value.transient
-    assert caught.value.kind == "parallel"
-    assert caught.value.retry_at == until
-    assert "parallel" in caught.value.message
-
-
-async def test_hourly_420_spends_the_local_budget(client: MarketClient, market: FakeMarket) -> None:
-    until = (datetime.now(UTC) + timedelta(minutes=20)).replace(microsecond=0)
-    market.fail_next(1, Fault.rate_limited(until=until, kind="hourly"))
-    with pytest.raises(MarketRateLimited) as caught:
-        await client.set_order_delivery_track_code(KEY, CID, 1, "RR1", 51)
-    assert caught.value.kind == "hourly"
-    before = len(market.records)
-    with pytest.raises(HourlyBudgetExhausted) as waiting:
-        await client.set_order_delivery_track_code(KEY, CID, 1, "RR1", 51)
-    assert waiting.value.retry_at == until
-    assert len(market.records) == before  # Market was not asked again
-
-
-async def test_hourly_budget_is_kept_locally() -> None:
-    fake = FakeMarket(parallel_limit=None)
-    fake.add_campaign(CID, KEY)
-    fake.add_order(CID, 1)
-    with fake:
-        async with MarketClient(fake.base_url, hourly_limit=2) as client:
-            await client.set_order_delivery_track_code(KEY, CID, 1, "A", 51)
-            await client.set_order_delivery_track_code(KEY, CID, 1, "B", 51)
-            with pytest.raises(HourlyBudgetExhausted) as caught:
-                await client.set_order_delivery_track_code(KEY, CID, 1, "C", 51)
-    assert caught.value.transient
-    assert caught.value.retry_at > datetime.now(UTC) + timedelta(minutes=59)
-    assert len(fake.requests_for("setOrderDeliveryTrackCode")) == 2
-
-
-async def test_remaining_header_corrects_the_budget() -> None:
-    fake = FakeMarket(parallel_limit=None, hourly_limit=1)
-    fake.add_campaign(CID, KEY)
-    fake.add_order(CID, 1)
-    with fake:
-        async with MarketClient(fake.base_url, hourly_limit=100) as client:
-            await client.set_order_delivery_track_code(KEY, CID, 1, "A", 51)
-            # Market said 0 remain: the next call waits instead of earning a 420.
-            with pytest.raises(HourlyBudgetExhausted):
-                await client.set_order_delivery_track_code(KEY, CID, 1, "B", 51)
-    assert len(fake.requests_for("setOrderDeliveryTrackCode")) == 1
-
-
-async def test_500_is_transient_and_keeps_the_message(
-    client: MarketClient, market: FakeMarket
-) -> None:
-    market.fail_next(1, Fault.server_error(500))
-    with pytest.raises(MarketServerError) as caught:
-        await client.set_order_delivery_track_code(KEY, CID, 1, "RR1", 51)
-    assert caught.value.transient
-    assert caught.value.status == 500
-
-
-async def test_503_is_transient(client: MarketClient, market: FakeMarket) -> None:
-    market.fail_next(1, Fault.server_error(503))
-    with pytest.raises(MarketServerError) as caught:
-        await client.set_order_delivery_track_code(KEY, CID, 1, "RR1", 51)
-    assert caught.value.message == "Service temporarily unavailable. Please, try again later"
-
-
-async def test_timeout_is_transient(market: FakeMarket) -> None:
-    market.fail_next(1, Fault.slow(2.0))
-    async with MarketClient(market.base_url, timeout=0.3) as client:
-        started = time.monotonic()
-        with pytest.raises(MarketTimeoutError) as caught:
-            await client.set_order_delivery_track_code(KEY, CID, 1, "RR1", 51)
-    assert caught.value.transient
-    assert time.monotonic() - started < 1.5
-
-
-async def test_network_failure_is_transient() -> None:
-    async with MarketClient("http://127.0.0.1:9", timeout=1.0) as client:
-        with pytest.raises(MarketNetworkError) as caught:
-            await client.get_campaign(KEY, CID)
-    assert caught.value.transient
-    assert KEY not in str(caught.value)
-
-
-async def test_non_json_error_body_keeps_the_raw_text(
-    client: MarketClient, market: FakeMarket
-) -> None:
-    market.fail_next(1, Fault.non_json(502))
-    with pytest.raises(MarketServerError) as caught:
-        await client.set_order_delivery_track_code(KEY, CID, 1, "RR1", 51)
-    assert caught.value.errors == []
-    assert caught.value.raw_text
-    assert len(caught.value.raw_text) <= 501
-
-
-async def test_404_is_permanent_with_markets_words(client: MarketClient) -> None:
-    with pytest.raises(MarketNotFound) as caught:
-        await client.set_order_delivery_track_code(KEY, CID, 999, "RR1", 51)
-    assert not caught.value.transient
-    assert caught.value.message == f"Campaign '{CID}' has no order id '999'"
-    with pytest.raises(MarketNotFound) as by_date:
-        await client.set_order_delivery_date(
-            KEY, CID, 999, date.today() + timedelta(days=1), "USER_MOVED_DELIVERY_DATES"
-        )
-    assert by_date.value.message == "Order not found: '999'"
-
-
-async def test_order_state_400_is_permanent_and_parsed(client: MarketClient) -> None:
-    with pytest.raises(OrderStateConflict) as caught:
-        await client.set_order_delivery_track_code(KEY, CID, 2, "RR1", 51)
-    error = caught.value
-    assert not error.transient
-    assert error.status == 400
-    assert error.order_status == "CANCELLED"
-    assert error.order_substatus == "USER_CHANGED_MIND"
-    assert error.message == (
-        "Action is not allowed for order '2' with status 'CANCELLED' and substatus "
-        "'USER_CHANGED_MIND'"
-    )
-
-
-async def test_same_date_is_a_date_rejection(client: MarketClient) -> None:
-    with pytest.raises(DeliveryDateRejected) as caught:
-        await client.set_order_delivery_date(
-            KEY, CID, 3, date.today() + timedelta(days=3), "PARTNER_MOVED_DELIVERY_DATES"
-        )
-    assert caught.value.kind == "same_date"
-    assert caught.value.message == "New delivery dates are the same as the current!"
-
-
-async def test_other_400_is_bad_request(client: MarketClient, market: FakeMarket) -> None:
-    market.fail_next(1, Fault.custom(400, "Type mismatch: 'x'"))
-    with pytest.raises(MarketBadRequest) as caught:
-        await client.set_order_delivery_track_code(KEY, CID, 1, "RR1", 51)
-    assert type(caught.value) is MarketBadRequest
-    assert caught.value.message == "Type mismatch: 'x'"
-
-
-async def test_unknown_key_is_unauthorized(client: MarketClient) -> None:
-    with pytest.raises(MarketUnauthorized) as caught:
-        await client.get_campaign("ACMA:wrong:key", CID)
-    assert caught.value.message == "Api-Key token is invalid"
-    assert not caught.value.transient
-    assert "ACMA:wrong:key" not in str(caught.value)
-
-
-async def test_revoked_key_and_missing_scope(market: FakeMarket) -> None:
-    market.add_campaign(CID + 1, "ACMA:read-only:0000", business_id=901, scopes=("offers",))
-    market.add_order(CID + 1, 7)
-    market.revoke_key(KEY)
-    async with MarketClient(market.base_url) as client:
-        with pytest.raises(MarketUnauthorized) as revoked:
-            await client.get_campaign(KEY, CID)
-        with pytest.raises(MarketForbidden) as scope:
-            await client.set_order_delivery_track_code("ACMA:read-only:0000", CID + 1, 7, "R", 51)
-    assert revoked.value.message == "Api-Key token is revoked"
-    assert "scopes" in scope.value.message
-
-
-async def test_disabled_api_is_forbidden(client: MarketClient, market: FakeMarket) -> None:
-    market.disable_api(CID)
-    with pytest.raises(MarketForbidden) as caught:
-        await client.get_campaign(KEY, CID)
-    assert "disabled" in caught.value.message
-
-
-async def test_injected_transport_is_used() -> None:
-    seen: list[httpx.Request] = []
-
+def reply(
+    status: int, body: dict[str, Any] | str, headers: dict[str, str] | None = None
+) -> Handler:
     def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, json={"status": "OK"})
+        if isinstance(body, str):
+            return httpx.Response(status, text=body, headers=headers)
+        return httpx.Response(status, json=body, headers=headers)
 
-    async with MarketClient("https://market.invalid", transport=httpx.MockTransport(handler)) as c:
-        await c.set_order_delivery_track_code(KEY, CID, 5, "RR5", 51)
-    assert seen[0].headers["Api-Key"] == KEY
-    assert seen[0].url.path == f"/v2/campaigns/{CID}/orders/5/delivery/track"
+    return handler
 
 
-async def test_unexpected_success_body_is_an_api_error() -> None:
-    transport = httpx.MockTransport(lambda request: httpx.Response(200, text="<html>oops"))
-    async with MarketClient("https://market.invalid", transport=transport) as client:
+class Market:
+    """A MockTransport handler that records requests and answers from a list, then with OK."""
+
+    def __init__(self, *answers: Handler | BaseException) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers.pop(0) if self.answers else reply(200, OK)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer(request)
+
+
+def client(
+    handler: Handler | AsyncHandler, *, hourly_limit: int = 100, clock: list[datetime] | None = None
+) -> MarketClient:
+    now = clock or [NOW]
+    limits = MarketLimits(parallel_limit=4, hourly_limit=hourly_limit, clock=lambda: now[0])
+    transport = httpx.MockTransport(handler)
+    return MarketClient("https://market.invalid", transport=transport, limits=limits)
+
+
+def assert_key_hidden(error: BaseException) -> None:
+    assert KEY not in str(error)
+    assert KEY not in repr(error)
+
+
+def row(
+    status: int,
+    body: dict[str, Any] | str,
+    cls: type[MarketAPIError],
+    transient: bool,
+    message: str | None = None,
+    headers: dict[str, str] | None = None,
+    retry_at: datetime | None = None,
+) -> Any:
+    """One answer → error case; the kept message defaults to Market's first one or the body."""
+    kept = message or (body["errors"][0]["message"] if isinstance(body, dict) else body)
+    values = (status, body, headers or {}, cls, transient, kept, retry_at)
+    return pytest.param(*values, id=f"{status}-{cls.__name__}")
+
+
+SAME_DATE = "New delivery dates are the same as the current!"
+PARALLEL_420 = envelope("Hit rate limit of '4' parallel requests")
+ERRORS = [
+    row(400, envelope(STATE), OrderStateConflict, False),
+    row(400, envelope(SAME_DATE), DeliveryDateRejected, False),
+    row(400, envelope("Bad date", "Bad code"), MarketBadRequest, False, "Bad date; Bad code"),
+    row(401, envelope("Api-Key token is invalid"), MarketUnauthorized, False),
+    row(403, envelope("Access denied"), MarketForbidden, False, headers={"Set-Cookie": "s=1"}),
+    row(404, envelope("Order not found: '5'"), MarketNotFound, False),
+    row(409, envelope("Conflict"), MarketBadRequest, False),
+    row(420, PARALLEL_420, MarketRateLimited, True, headers=UNTIL_HEADER, retry_at=UNTIL_AT),
+    row(429, "Too Many Requests", MarketRateLimited, True),
+    row(500, envelope("Internal Server Error"), MarketServerError, True),
+    row(503, envelope("Unavailable"), MarketServerError, True, headers={"Retry-After": "120"}),
+    row(502, "<h1>Bad\n Gateway</h1>", MarketServerError, True, "<h1>Bad Gateway</h1>"),
+    row(499, "", MarketServerError, True, "HTTP 499 without a body"),
+    row(302, "", MarketAPIError, False, "HTTP 302 without a body", {"Location": "/x"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "cls", "transient", "message", "retry_at"), ERRORS
+)
+async def test_error_answers_are_classified(
+    status: int,
+    body: dict[str, Any] | str,
+    headers: dict[str, str],
+    cls: type[MarketAPIError],
+    transient: bool,
+    message: str,
+    retry_at: datetime | None,
+) -> None:
+    async with client(reply(status, body, headers)) as market:
         with pytest.raises(MarketAPIError) as caught:
-            await client.get_campaign(KEY, CID)
-    assert "oops" in caught.value.message
+            await market.write(KEY, track())
+    error = caught.value
+    assert type(error) is cls
+    assert (error.status, error.transient, error.message) == (status, transient, message)
+    assert getattr(error, "retry_at", None) == retry_at
+    # Only the limit headers are kept with an error, never anything else of the answer.
+    assert error.headers == {k: v for k, v in headers.items() if k in KEPT_HEADERS}
+    assert_key_hidden(error)
+
+
+async def test_ok_http_with_an_error_envelope_keeps_markets_words() -> None:
+    answer = reply(200, envelope("Order 5 is being processed by another request"))
+    async with client(answer) as market:
+        with pytest.raises(MarketAPIError) as caught:
+            await market.write(KEY, track())
+    assert (caught.value.status, caught.value.transient) == (200, False)
+    assert caught.value.message == "Order 5 is being processed by another request"
+    assert caught.value.codes == ["CODE"]
+
+
+@pytest.mark.parametrize("body", ["<html>oops</html>", '{"result": 1}', ""])
+async def test_ok_http_with_an_unreadable_body_is_a_transient_server_error(body: str) -> None:
+    async with client(reply(200, body)) as market:
+        with pytest.raises(MarketServerError) as caught:
+            await market.write(KEY, track())
+    assert caught.value.transient
+    assert body[:5] in caught.value.message
+
+
+async def test_timeout_and_network_failures() -> None:
+    request = httpx.Request("POST", "https://market.invalid/")
+    market = Market(
+        httpx.ReadTimeout("timed out", request=request),
+        httpx.ConnectError("refused", request=request),
+        httpx.RemoteProtocolError("reset", request=request),
+    )
+    async with client(market) as c:
+        with pytest.raises(MarketTimeoutError) as timeout:
+            await c.write(KEY, track())
+        with pytest.raises(MarketNetworkError) as refused:
+            await c.get_campaign(KEY, CID)
+        with pytest.raises(MarketNetworkError) as reset:
+            await c.write(KEY, track())
+    for caught in (timeout, refused, reset):
+        assert caught.value.transient
+        assert isinstance(caught.value.__cause__, httpx.HTTPError)
+        assert_key_hidden(caught.value)
+
+
+async def test_twenty_concurrent_calls_never_exceed_four_in_flight_per_campaign() -> None:
+    in_flight: dict[str, int] = {}
+    peak: dict[str, int] = {}
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        campaign = request.url.path.split("/")[3]
+        in_flight[campaign] = in_flight.get(campaign, 0) + 1
+        peak[campaign] = max(peak.get(campaign, 0), in_flight[campaign])
+        await asyncio.sleep(0.02)
+        in_flight[campaign] -= 1
+        return httpx.Response(200, json=OK)
+
+    calls = [track(CID, n) for n in range(1, 21)] + [track(OTHER_CID, n) for n in range(1, 9)]
+    async with client(handler) as market:
+        answers = await asyncio.gather(*(market.write(KEY, call) for call in calls))
+    assert all(answer.model_dump() == OK for answer in answers)
+    assert peak == {str(CID): 4, str(OTHER_CID): 4}
+    assert in_flight == {str(CID): 0, str(OTHER_CID): 0}
+
+
+async def test_spent_hourly_budget_stops_the_call_before_it_is_sent() -> None:
+    market = Market()
+    async with client(market, hourly_limit=2) as c:
+        await c.write(KEY, track())
+        await c.write(KEY, track())
+        with pytest.raises(HourlyBudgetExhausted) as caught:
+            await c.write(KEY, track())
+        # The budget is per method and campaign.
+        move = MovePayload(order_id=5, to_date=date(2025, 1, 9), reason="USER_MOVED_DELIVERY_DATES")
+        await c.write(KEY, MoveKind().call(CID, move))
+        await c.write(KEY, track(OTHER_CID))
+    assert caught.value.transient
+    assert caught.value.retry_at == NOW + timedelta(hours=1)
+    assert_key_hidden(caught.value)
+    assert len(market.requests) == 4
+
+
+async def test_rate_limit_headers_correct_the_budget() -> None:
+    clock = [NOW]
+    market = Market(
+        reply(200, OK, {"X-RateLimit-Resource-Remaining": "0", "X-RateLimit-Resource-Until": UNTIL})
+    )
+    async with client(market, clock=clock) as c:
+        await c.write(KEY, track())
+        with pytest.raises(HourlyBudgetExhausted) as caught:
+            await c.write(KEY, track())
+        assert caught.value.retry_at == UNTIL_AT
+        clock[0] = UNTIL_AT  # Market's window is over: a fresh budget
+        await c.write(KEY, track())
+    assert len(market.requests) == 2
+
+
+async def test_hourly_420_spends_the_budget_and_parallel_420_does_not() -> None:
+    hourly = envelope("Hit rate limit of '10000' requests per '1h' for resource 'R'")
+    parallel = envelope("Hit rate limit of '4' parallel requests")
+    spent = {"X-RateLimit-Resource-Remaining": "0", "X-RateLimit-Resource-Until": UNTIL}
+    market = Market(reply(420, parallel, spent), reply(420, hourly, spent))
+    async with client(market) as c:
+        with pytest.raises(MarketRateLimited) as first:
+            await c.write(KEY, track())
+        with pytest.raises(MarketRateLimited) as second:
+            await c.write(KEY, track())  # sent: a parallel 420's headers say nothing hourly
+        with pytest.raises(HourlyBudgetExhausted) as waiting:
+            await c.write(KEY, track())
+    assert (first.value.kind, second.value.kind) == ("parallel", "hourly")
+    assert waiting.value.retry_at == UNTIL_AT
+    assert len(market.requests) == 2
+
+
+async def test_answers_market_does_not_count_give_the_budget_back() -> None:
+    refused = httpx.ConnectError("refused", request=httpx.Request("POST", "https://m.invalid/"))
+    market = Market(reply(500, envelope("Internal Server Error")), reply(503, "busy"), refused)
+    async with client(market, hourly_limit=1) as c:
+        for expected in (MarketServerError, MarketServerError, MarketNetworkError):
+            with pytest.raises(expected):
+                await c.write(KEY, track())
+        await c.write(KEY, track())
+    assert len(market.requests) == 4
+
+
+async def test_writes_send_the_documented_requests_with_the_api_key() -> None:
+    market = Market()
+    move = MovePayload(order_id=7, to_date=date(2025, 1, 9), reason="PARTNER_MOVED_DELIVERY_DATES")
+    async with client(market) as c:
+        await c.write(KEY, track())
+        await c.write(KEY, MoveKind().call(CID, move))
+    sent = [(r.method, r.url.path, json.loads(r.content)) for r in market.requests]
+    assert sent == [
+        (
+            "POST",
+            f"/v2/campaigns/{CID}/orders/5/delivery/track",
+            {"trackCode": "RR5", "deliveryServiceId": 51},
+        ),
+        (
+            "PUT",
+            f"/v2/campaigns/{CID}/orders/7/delivery/date",
+            {"dates": {"toDate": "2025-01-09"}, "reason": "PARTNER_MOVED_DELIVERY_DATES"},
+        ),
+    ]
+    for request in market.requests:
+        assert request.headers["Api-Key"] == KEY
+        assert request.headers["Accept"] == "application/json"
+        assert request.url.host == "market.invalid"
+
+
+async def test_reads_parse_markets_answers() -> None:
+    campaign = {"id": CID, "domain": "tea.example", "business": {"id": 900}, "placementType": "DBS"}
+    services = {"deliveryService": [{"id": 51, "name": "СДЭК"}]}
+    orders = [{"orderId": 1, "campaignId": CID, "status": "PROCESSING", "extra": True}]
+    market = Market(
+        reply(200, {"campaign": campaign}),
+        reply(200, {"status": "OK", "result": services}),
+        reply(200, {"orders": orders}),
+    )
+    async with client(market) as c:
+        shop = await c.get_campaign(KEY, CID)
+        listed = await c.get_delivery_services(KEY)
+        found = await c.get_business_orders(KEY, 900, [1, 2])
+    assert (shop.id, shop.domain, shop.placement_type) == (CID, "tea.example", "DBS")
+    assert shop.business is not None and shop.business.id == 900
+    assert [(s.id, s.name) for s in listed] == [(51, "СДЭК")]
+    assert [(o.order_id, o.status) for o in found] == [(1, "PROCESSING")]
+    sent = [(r.method, r.url.path) for r in market.requests]
+    assert sent == [
+        ("GET", f"/v2/campaigns/{CID}"),
+        ("GET", "/v2/delivery/services"),
+        ("POST", "/v1/businesses/900/orders"),
+    ]
+    assert json.loads(market.requests[2].content) == {"orderIds": [1, 2]}

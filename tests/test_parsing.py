@@ -1,37 +1,34 @@
-"""Tables for the /track and /move parsers, the batch splitter and the service matcher."""
+"""Tables for the value parsers people type into /track and /move: order ids, track codes,
+delivery services, dates and reasons; plus sanitizing and the delivery-service matcher.
+
+The command lines built from these values are tested in ``test_lines.py``.
+"""
 
 from __future__ import annotations
 
-import string
 from datetime import date
 
 import pytest
 
+from bot.market.writes import INT64_MAX, MoveReason
 from handlers.parsing import (
-    INT64_MAX,
-    MAX_BATCH_LINES,
-    BatchLine,
+    PARTNER_REASON_WORDS,
+    USER_REASON_WORDS,
     DeliveryServiceChoice,
     InputError,
-    MoveArgs,
-    Reason,
-    TrackArgs,
     match_services,
     parse_date,
-    parse_move,
     parse_order_id,
     parse_reason,
     parse_service,
-    parse_track,
     parse_track_code,
     sanitize,
-    split_commands,
 )
-from handlers.texts_input import INPUT_EN, INPUT_RU
+from handlers.texts import LANGS, placeholders, t
 
 TODAY = date(2025, 6, 10)
-USER: Reason = "USER_MOVED_DELIVERY_DATES"
-PARTNER: Reason = "PARTNER_MOVED_DELIVERY_DATES"
+USER: MoveReason = "USER_MOVED_DELIVERY_DATES"
+PARTNER: MoveReason = "PARTNER_MOVED_DELIVERY_DATES"
 
 ORDER_ID_OK = [
     ("1", 1),
@@ -196,47 +193,6 @@ REASON_BAD = [
     ("us\u200ber", "input.invisible_char"),
 ]
 
-TRACK_OK = [
-    (["123", "RR456", "51"], TrackArgs(123, "RR456", 51, None)),
-    (["123", "RR456", "cdek"], TrackArgs(123, "RR456", None, "cdek")),
-    (["123", "*RR*", "Почта"], TrackArgs(123, "*RR*", None, "Почта")),
-]
-TRACK_BAD = [
-    ([], "input.track.missing_all"),
-    (["123"], "input.track.missing_track_code_and_service"),
-    (["123", "RR456"], "input.missing.service"),
-    (["abc"], "input.order_id.not_number"),
-    (["RR456", "51"], "input.order_id.not_number"),
-    (["123", "RR\u200b456", "51"], "input.invisible_char"),
-    (["123", "RR456", "0"], "input.service.not_positive"),
-    (["123", "RR456", "51", "extra"], "input.too_many_args"),
-    (["123", "RR456", "Почта", "России"], "input.track.service_one_word"),
-    (["123", "RR456", "0", "x"], "input.service.not_positive"),
-    (["١٢٣", "RR456", "51"], "input.order_id.non_ascii_digits"),
-]
-
-MOVE_OK = [
-    (["123", "25.12", "buyer"], MoveArgs(123, date(2025, 12, 25), USER)),
-    (["123", "2025-12-25", "partner"], MoveArgs(123, date(2025, 12, 25), PARTNER)),
-    (["123", "завтра", "магазин"], MoveArgs(123, date(2025, 6, 11), PARTNER)),
-    (["123", "today"], MoveArgs(123, TODAY, None)),
-]
-MOVE_BAD = [
-    ([], "input.move.missing_all"),
-    (["123"], "input.missing.date"),
-    (["0", "25.12"], "input.order_id.not_positive"),
-    (["123", "31.02.2025", "user"], "input.date.no_such_date"),
-    (["123", "01.01.2025", "user"], "input.date.past"),
-    (["123", "25.12", "whoever"], "input.reason.unknown"),
-    (["123", "25.12", "user", "asked"], "input.too_many_args"),
-    (["123", "25", "12", "user"], "input.date.bad_format"),
-]
-
-
-def _ok(value: object) -> object:
-    assert not isinstance(value, InputError), value
-    return value
-
 
 def _err(value: object) -> InputError:
     assert isinstance(value, InputError), value
@@ -320,42 +276,13 @@ def test_reason_refused(text: str, key: str) -> None:
 
 def test_unknown_reason_lists_every_accepted_word() -> None:
     error = _err(parse_reason("courier"))
-    for word in ("user", "buyer", "customer", "client", "клиент", "покупатель"):
-        assert word in error.params["user_words"]
-        assert parse_reason(word) == USER
-    for word in ("partner", "shop", "seller", "store", "магазин", "продавец"):
-        assert word in error.params["partner_words"]
-        assert parse_reason(word) == PARTNER
-
-
-@pytest.mark.parametrize(("args", "expected"), TRACK_OK)
-def test_track_ok(args: list[str], expected: TrackArgs) -> None:
-    result = _ok(parse_track(args))
-    assert result == expected
-    assert isinstance(result, TrackArgs)
-    assert (result.service_id is None) != (result.service_query is None)
-
-
-@pytest.mark.parametrize(("args", "key"), TRACK_BAD)
-def test_track_refused(args: list[str], key: str) -> None:
-    assert _err(parse_track(args)).key == key
-
-
-@pytest.mark.parametrize(("args", "expected"), MOVE_OK)
-def test_move_ok(args: list[str], expected: MoveArgs) -> None:
-    assert parse_move(args, TODAY) == expected
-
-
-@pytest.mark.parametrize(("args", "key"), MOVE_BAD)
-def test_move_refused(args: list[str], key: str) -> None:
-    assert _err(parse_move(args, TODAY)).key == key
-
-
-def test_extra_arguments_are_named() -> None:
-    error = _err(parse_move(["123", "25.12", "user", "asked", "me"], TODAY))
-    assert error.params == {"extra": "asked me"}
-    one_word = _err(parse_track(["1", "RR", "Почта", "России"]))
-    assert one_word.params == {"value": "Почта России"}
+    user_words = ("user", "buyer", "customer", "client", "клиент", "покупатель")
+    partner_words = ("partner", "shop", "seller", "store", "магазин", "продавец")
+    assert (user_words, partner_words) == (USER_REASON_WORDS, PARTNER_REASON_WORDS)
+    assert error.params["user_words"] == ", ".join(user_words)
+    assert error.params["partner_words"] == ", ".join(partner_words)
+    assert all(parse_reason(word) == USER for word in user_words)
+    assert all(parse_reason(word) == PARTNER for word in partner_words)
 
 
 @pytest.mark.parametrize(
@@ -389,108 +316,6 @@ def test_echoed_values_carry_no_control_characters() -> None:
     long_code = _err(parse_track_code("Z" * 100))
     assert len(long_code.params["value"]) == 40
     assert long_code.params["length"] == "100"
-
-
-BOT = "MarketDbsBot"
-
-SPLIT_OK = [
-    ("/track 1 RR1 51", [BatchLine(1, "track", ("1", "RR1", "51"))]),
-    ("/track", [BatchLine(1, "track", ())]),
-    ("/move@MarketDbsBot 1 25.12", [BatchLine(1, "move", ("1", "25.12"))]),
-    ("/TRACK@marketdbsbot 1 RR1 51", [BatchLine(1, "track", ("1", "RR1", "51"))]),
-    ("/Move 1 завтра", [BatchLine(1, "move", ("1", "завтра"))]),
-    ("/track 1\u00a0RR1\u00a051", [BatchLine(1, "track", ("1", "RR1", "51"))]),
-    (
-        "/track\n1 RR1 51\n\n2 RR2 cdek",
-        [BatchLine(2, "track", ("1", "RR1", "51")), BatchLine(4, "track", ("2", "RR2", "cdek"))],
-    ),
-    (
-        "/track 1 RR1 51\n2 RR2 51\n/track 3 RR3 51",
-        [
-            BatchLine(1, "track", ("1", "RR1", "51")),
-            BatchLine(2, "track", ("2", "RR2", "51")),
-            BatchLine(3, "track", ("3", "RR3", "51")),
-        ],
-    ),
-    (
-        # A full command line switches once; bare lines stay with the first line's command.
-        "/move 1 25.12 user\n/track 2 RR2 51\n3 26.12 buyer",
-        [
-            BatchLine(1, "move", ("1", "25.12", "user")),
-            BatchLine(2, "track", ("2", "RR2", "51")),
-            BatchLine(3, "move", ("3", "26.12", "buyer")),
-        ],
-    ),
-    (
-        # A bare command line heads a section of argument lines.
-        "/track\n1 RR1 51\n/move\n2 25.12 user\n3 26.12",
-        [
-            BatchLine(2, "track", ("1", "RR1", "51")),
-            BatchLine(4, "move", ("2", "25.12", "user")),
-            BatchLine(5, "move", ("3", "26.12")),
-        ],
-    ),
-    (
-        "/track\n/move 1 25.12",
-        [BatchLine(1, "track", ()), BatchLine(2, "move", ("1", "25.12"))],
-    ),
-    (
-        "\n\n  /track  \r\n\r\n 1 RR1 51 \n\n",
-        [BatchLine(5, "track", ("1", "RR1", "51"))],
-    ),
-]
-
-SPLIT_BAD = [
-    ("", "input.batch.no_command"),
-    ("\n \n", "input.batch.no_command"),
-    ("1 RR1 51", "input.batch.no_command"),
-    ("hello /track", "input.batch.no_command"),
-    ("/track@OtherBot 1 RR1 51", "input.batch.other_bot"),
-    ("/track 1 RR1 51\n/move@OtherBot 2 25.12", "input.batch.other_bot"),
-    ("/start", "input.batch.unknown_command"),
-    ("/track 1 RR1 51\n/cancel", "input.batch.unknown_command"),
-    ("/track 1 RR1 51\n/", "input.batch.unknown_command"),
-    ("/трек 1 RR1 51", "input.batch.unknown_command"),
-    ("/track1 RR1 51", "input.batch.unknown_command"),
-]
-
-
-@pytest.mark.parametrize(("text", "expected"), SPLIT_OK)
-def test_split_commands(text: str, expected: list[BatchLine]) -> None:
-    assert split_commands(text, BOT) == expected
-
-
-@pytest.mark.parametrize(("text", "key"), SPLIT_BAD)
-def test_split_commands_refused(text: str, key: str) -> None:
-    assert _err(split_commands(text, BOT)).key == key
-
-
-def test_split_names_the_line() -> None:
-    error = _err(split_commands("/track 1 RR1 51\n\n/stop@OtherBot", BOT))
-    assert error.params == {"line": "3", "name": "OtherBot"}
-    unknown = _err(split_commands("/track\n1 RR1 51\n/help", BOT))
-    assert unknown.params == {"line": "3", "command": "/help"}
-
-
-def test_split_without_bot_username_accepts_any_mention() -> None:
-    assert split_commands("/track@AnyBot 1 RR1 51", None) == [
-        BatchLine(1, "track", ("1", "RR1", "51"))
-    ]
-    assert split_commands("/track@MarketDbsBot 1 RR1 51", "@MarketDbsBot") == [
-        BatchLine(1, "track", ("1", "RR1", "51"))
-    ]
-
-
-def test_split_fifty_lines_ok_fifty_one_refused() -> None:
-    fifty = "/track\n" + "\n".join(f"{i} RR{i} 51" for i in range(1, MAX_BATCH_LINES + 1))
-    lines = _ok(split_commands(fifty, BOT))
-    assert isinstance(lines, list)
-    assert len(lines) == MAX_BATCH_LINES
-    assert lines[-1] == BatchLine(51, "track", ("50", "RR50", "51"))
-    fifty_one = fifty + "\n\n51 RR51 51"
-    error = _err(split_commands(fifty_one, BOT))
-    assert error.key == "input.batch.too_many"
-    assert error.params == {"max": "50", "count": "51"}
 
 
 SERVICES = [
@@ -545,45 +370,25 @@ def test_match_services_returns_names() -> None:
     assert match_services("cdek", []) == []
 
 
-def _placeholders(text: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
-
-
-def _all_errors() -> list[InputError]:
-    """Every InputError the tables above produce, by running the parsers again."""
+def value_errors() -> list[InputError]:
+    """Every InputError the value tables above produce, by running the parsers again."""
     results: list[object] = []
     results += [parse_order_id(text) for text, _ in ORDER_ID_BAD]
     results += [parse_track_code(text) for text, _ in TRACK_CODE_BAD]
     results += [parse_service(text) for text, _ in SERVICE_BAD]
     results += [parse_date(text, TODAY) for text, _ in DATE_BAD]
     results += [parse_reason(text) for text, _ in REASON_BAD]
-    results += [parse_track(args) for args, _ in TRACK_BAD]
-    results += [parse_move(args, TODAY) for args, _ in MOVE_BAD]
-    results += [split_commands(text, BOT) for text, _ in SPLIT_BAD]
-    results.append(split_commands("/track\n" + "1 R 5\n" * 51, BOT))
     return [result for result in results if isinstance(result, InputError)]
 
 
-def test_texts_have_same_keys_and_placeholders() -> None:
-    assert INPUT_EN.keys() == INPUT_RU.keys()
-    for key, text in INPUT_EN.items():
-        assert _placeholders(text) == _placeholders(INPUT_RU[key]), key
-    for key in ("usage.track", "usage.move"):
-        assert "/" + key.removeprefix("usage.") in INPUT_EN[key]
-        assert "/" + key.removeprefix("usage.") in INPUT_RU[key]
-
-
-def test_texts_cover_every_error_the_parsers_return() -> None:
-    errors = _all_errors()
-    produced = {error.key for error in errors}
-    text_keys = {key for key in INPUT_EN if key.startswith("input.")}
-    assert produced - text_keys == set()
-    # Every error text is reachable from some input in the tables above.
-    assert text_keys - produced == set()
+def test_every_value_error_has_a_text_that_takes_its_values() -> None:
+    errors = value_errors()
+    tables = (ORDER_ID_BAD, TRACK_CODE_BAD, SERVICE_BAD, DATE_BAD, REASON_BAD)
+    assert len(errors) == sum(len(table) for table in tables)
     for error in errors:
-        for texts in (INPUT_EN, INPUT_RU):
-            assert _placeholders(texts[error.key]) <= error.params.keys(), error.key
-            rendered = texts[error.key].format(**error.params)
+        for lang in LANGS:
+            rendered = t(lang, error.key, **error.params)
+            assert placeholders(t(lang, error.key)) <= error.params.keys(), error.key
             assert "{" not in rendered
             assert "\x00" not in rendered
             assert "\u200b" not in rendered

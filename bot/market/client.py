@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import date
 from typing import Any, TypeVar
 
 import httpx
@@ -31,14 +30,10 @@ from bot.market.models import (
     BusinessOrdersResponse,
     Campaign,
     CampaignResponse,
-    DeliveryDateReason,
-    DeliveryDateRequest,
-    DeliveryDates,
     DeliveryService,
     DeliveryServicesResponse,
-    StatusResponse,
-    TrackCodeRequest,
 )
+from bot.market.writes import MarketCall
 
 log = logging.getLogger(__name__)
 
@@ -99,44 +94,19 @@ class MarketClient:
         )
         return body.campaign
 
-    async def set_order_delivery_track_code(
-        self,
-        api_key: str,
-        campaign_id: int,
-        order_id: int,
-        track_code: str,
-        delivery_service_id: int,
-    ) -> None:
-        """POST …/orders/{orderId}/delivery/track. Raises a MarketError subclass on failure."""
-        request = TrackCodeRequest(track_code=track_code, delivery_service_id=delivery_service_id)
-        await self._call(
-            "setOrderDeliveryTrackCode",
-            "POST",
-            f"/v2/campaigns/{campaign_id}/orders/{order_id}/delivery/track",
-            api_key=api_key,
-            campaign_id=campaign_id,
-            json_body=request.model_dump(by_alias=True),
-            model=StatusResponse,
-        )
+    async def write(self, api_key: str, call: MarketCall) -> BaseModel:
+        """Send one write (see ``bot.market.writes``); returns Market's answer.
 
-    async def set_order_delivery_date(
-        self,
-        api_key: str,
-        campaign_id: int,
-        order_id: int,
-        to_date: date,
-        reason: DeliveryDateReason,
-    ) -> None:
-        """PUT …/orders/{orderId}/delivery/date. Raises a MarketError subclass on failure."""
-        request = DeliveryDateRequest(dates=DeliveryDates(to_date=to_date), reason=reason)
-        await self._call(
-            "setOrderDeliveryDate",
-            "PUT",
-            f"/v2/campaigns/{campaign_id}/orders/{order_id}/delivery/date",
+        Raises a MarketError subclass on failure, including a 2xx whose ``status`` is not OK.
+        """
+        return await self._call(
+            call.method,
+            call.http_method,
+            call.path,
             api_key=api_key,
-            campaign_id=campaign_id,
-            json_body=request.model_dump(by_alias=True, mode="json"),
-            model=StatusResponse,
+            campaign_id=call.campaign_id,
+            json_body=call.body,
+            model=call.answer,
         )
 
     async def get_delivery_services(self, api_key: str) -> list[DeliveryService]:
@@ -217,21 +187,30 @@ class MarketClient:
             # A 420's headers describe the limit that was hit, not the hourly window.
             self._observe_limits(budget, response)
         if response.is_success:
-            try:
-                return model.model_validate_json(response.content)
-            except ValidationError as exc:
-                # Market's fault, not the request's: the same call may well succeed later.
-                raise MarketServerError(
-                    response.status_code,
-                    [],
-                    raw_text=f"unexpected answer: {response.text[:200]}",
-                ) from exc
+            return self._success(response, model)
         error = classify(response.status_code, response.text, dict(response.headers))
         if isinstance(error, MarketServerError):
             budget.give_back()  # Market does not count 5xx against the hourly limit
         elif isinstance(error, MarketRateLimited) and error.kind == "hourly":
             budget.exhaust(error.retry_at, self.limits.clock())
         raise error
+
+    @staticmethod
+    def _success(response: httpx.Response, model: type[ModelT]) -> ModelT:
+        try:
+            answer = model.model_validate_json(response.content)
+        except ValidationError as exc:
+            # Market's fault, not the request's: the same call may well succeed later.
+            raise MarketServerError(
+                response.status_code,
+                [],
+                raw_text=f"unexpected answer: {response.text[:200]}",
+            ) from exc
+        status = getattr(answer, "status", "OK")
+        if status != "OK":
+            # Market's envelope says it failed although HTTP said 200: believe the envelope.
+            raise classify(response.status_code, response.text, dict(response.headers))
+        return answer
 
     @staticmethod
     def _observe_limits(budget: HourlyBudget, response: httpx.Response) -> None:

@@ -57,19 +57,13 @@ class HourlyBudget:
 
 
 @dataclass
-class _CampaignSlots:
-    semaphore: asyncio.Semaphore
-    in_flight: int = 0
-
-
-@dataclass
 class MarketLimits:
     """Parallel slots per campaign and hourly budgets per (scope, method)."""
 
     parallel_limit: int = 4
     hourly_limit: int = 10_000
     clock: Callable[[], datetime] = utcnow
-    _slots: dict[int, _CampaignSlots] = field(default_factory=dict)
+    _slots: dict[int, asyncio.Semaphore] = field(default_factory=dict)
     _budgets: dict[tuple[str, str], HourlyBudget] = field(default_factory=dict)
 
     def budget(self, scope: str, method: str) -> HourlyBudget:
@@ -80,10 +74,6 @@ class MarketLimits:
             self._budgets[key] = budget
         return budget
 
-    def in_flight(self, campaign_id: int) -> int:
-        slots = self._slots.get(campaign_id)
-        return slots.in_flight if slots else 0
-
     @asynccontextmanager
     async def slot(self, campaign_id: int | None) -> AsyncIterator[None]:
         """Hold one of the campaign's parallel slots (no limit for non-campaign paths)."""
@@ -92,11 +82,6 @@ class MarketLimits:
             return
         slots = self._slots.get(campaign_id)
         if slots is None:
-            slots = _CampaignSlots(asyncio.Semaphore(self.parallel_limit))
-            self._slots[campaign_id] = slots
-        async with slots.semaphore:
-            slots.in_flight += 1
-            try:
-                yield
-            finally:
-                slots.in_flight -= 1
+            slots = self._slots[campaign_id] = asyncio.Semaphore(self.parallel_limit)
+        async with slots:
+            yield

@@ -8,12 +8,9 @@ ignore unknown fields and keep enum-like strings as plain ``str`` because Market
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
-
-DeliveryDateReason = Literal["USER_MOVED_DELIVERY_DATES", "PARTNER_MOVED_DELIVERY_DATES"]
 
 
 class _Wire(BaseModel):
@@ -23,20 +20,6 @@ class _Wire(BaseModel):
 
 
 # --- requests -------------------------------------------------------------------------------
-
-
-class TrackCodeRequest(_Wire):
-    track_code: str = Field(min_length=1)
-    delivery_service_id: int
-
-
-class DeliveryDates(_Wire):
-    to_date: date
-
-
-class DeliveryDateRequest(_Wire):
-    dates: DeliveryDates
-    reason: DeliveryDateReason
 
 
 class BusinessOrdersRequest(_Wire):
@@ -86,11 +69,17 @@ class OrderDeliveryDates(_Wire):
     to_date: date | None = None
 
 
+class OrderTrack(_Wire):
+    track_code: str | None = None
+    delivery_service_id: int | None = None
+
+
 class OrderDelivery(_Wire):
     type: str | None = None
     service_name: str | None = None
     delivery_service_id: int | None = None
     dates: OrderDeliveryDates | None = None
+    tracks: list[OrderTrack] | None = None
 
 
 class BusinessOrder(_Wire):
@@ -100,6 +89,11 @@ class BusinessOrder(_Wire):
     substatus: str | None = None
     program_type: str | None = None
     delivery: OrderDelivery | None = None
+
+    def track_codes(self) -> list[str]:
+        """The track codes Market has for the order (none: the field is missing or empty)."""
+        tracks = self.delivery.tracks if self.delivery else None
+        return [t.track_code for t in tracks or () if t.track_code]
 
 
 class BusinessOrdersResponse(_Wire):

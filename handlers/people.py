@@ -1,0 +1,183 @@
+"""People of a shop: /invite, /grant, /revoke, /members and /log.
+
+Each handler runs after the command wrapper has decided access (including, for /grant and
+/revoke, whether this person may give or take that role), and gets that decision.
+"""
+
+from __future__ import annotations
+
+from telegram import User
+
+from handlers.access import Allowed, ChatKind
+from handlers.context import ANONYMOUS_ADMIN_ID, Outcome, Request, Result
+from handlers.messaging import send_text
+from handlers.parsing import InputError
+from handlers.shopnames import shop_of
+from handlers.shops import campaign_arg
+from handlers.spec import AccessFacts
+from storage import audit, invites, members, prefs
+from storage.members import Role
+
+ROLE_WORDS: dict[str, Role] = {
+    "courier": "courier",
+    "manager": "manager",
+    "курьер": "courier",
+    "менеджер": "manager",
+}
+
+
+def _role_arg(request: Request) -> Role | None:
+    return ROLE_WORDS.get(request.args[0].lower()) if request.args else None
+
+
+def _replied_user(request: Request) -> User | None:
+    message = request.update.effective_message
+    replied = message.reply_to_message if message else None
+    return replied.from_user if replied else None
+
+
+def invite_facts(request: Request) -> AccessFacts | InputError:
+    role = _role_arg(request)
+    requested = campaign_arg(request.args[1]) if len(request.args) > 1 else None
+    if role is None or len(request.args) > 2 or (len(request.args) == 2 and requested is None):
+        return InputError("invite.usage")
+    return AccessFacts(requested_campaign=requested, target_role=role)
+
+
+def grant_facts(request: Request) -> AccessFacts | InputError:
+    role = _role_arg(request)
+    if role is None or _replied_user(request) is None:
+        return InputError("grant.usage")
+    return AccessFacts(target_role=role)
+
+
+def revoke_facts(request: Request) -> AccessFacts | InputError:
+    target_id = campaign_arg(request.args[0]) if request.args else None
+    replied = _replied_user(request)
+    if not request.args and replied is not None:
+        target_id = replied.id
+    if target_id is None or len(request.args) > 1:
+        return InputError("revoke.usage")
+    return AccessFacts(target_user=target_id)
+
+
+async def invite(request: Request, access: Allowed) -> Outcome:
+    """``/invite <courier|manager> [campaignId]``: a single-use link valid 24 hours."""
+    role = _role_arg(request)
+    assert access.campaign_id is not None and request.user_id is not None and role is not None
+    services = request.services
+    code, row = invites.create_invite(
+        services.db, access.campaign_id, role, request.user_id, services.clock()
+    )
+    link = f"https://t.me/{services.bot_username}?start={code}"
+    expires = row.expires_at.astimezone(services.tz).strftime("%d.%m %H:%M")
+    await request.reply(
+        request.t(
+            "invite.created",
+            role=request.t(f"role.{role}"),
+            shop=shop_of(services.db, access.campaign_id),
+            expires=expires,
+            link=link,
+        )
+    )
+    return Outcome(Result.OK, arguments=role)
+
+
+async def grant(request: Request, access: Allowed) -> Outcome:
+    """``/grant <courier|manager>`` as a reply in the bound group: that person gets the role."""
+    role, target = _role_arg(request), _replied_user(request)
+    assert access.campaign_id is not None and request.user_id is not None
+    assert role is not None and target is not None
+    if target.is_bot or target.id == ANONYMOUS_ADMIN_ID:
+        await request.reply(request.t("grant.not_a_person"))
+        return Outcome(Result.BAD_INPUT)
+    services = request.services
+    members.set_member(
+        services.db, access.campaign_id, target.id, role, request.user_id, services.clock()
+    )
+    await request.reply(
+        request.t(
+            "grant.done",
+            name=target.full_name,
+            user_id=target.id,
+            role=request.t(f"role.{role}"),
+            shop=shop_of(services.db, access.campaign_id),
+        )
+    )
+    return Outcome(Result.OK, arguments=f"{role} {target.id}")
+
+
+async def revoke(request: Request, access: Allowed) -> Outcome:
+    """``/revoke <userId>`` (or as a reply): the person loses their role in the shop."""
+    facts = revoke_facts(request)
+    assert access.campaign_id is not None and isinstance(facts, AccessFacts)
+    target_id, campaign_id = facts.target_user or 0, access.campaign_id
+    services = request.services
+    members.remove_member(services.db, campaign_id, target_id)
+    if prefs.get_prefs(services.db, target_id).default_campaign_id == campaign_id:
+        prefs.set_default_campaign(services.db, target_id, None)
+    shop = shop_of(services.db, campaign_id)
+    await request.reply(request.t("revoke.done", user_id=target_id, shop=shop))
+    await send_text(request.context.bot, target_id, request.t("revoke.notice", shop=shop))
+    return Outcome(Result.OK, arguments=str(target_id))
+
+
+async def members_command(request: Request, access: Allowed) -> Outcome:
+    """``/members``: who has which role; sent in private when asked in a group."""
+    assert access.campaign_id is not None
+    db = request.services.db
+    lines = [request.t("members.title", shop=shop_of(db, access.campaign_id))]
+    lines += [
+        request.t(
+            "members.line",
+            role=request.t(f"role.{row.role}"),
+            user_id=row.user_id,
+            you=request.t("members.you") if row.user_id == request.user_id else "",
+        )
+        for row in members.members_of(db, access.campaign_id)
+    ]
+    return await answer_privately(request, "\n".join(lines))
+
+
+def log_facts(request: Request) -> AccessFacts | InputError:
+    if not request.args:
+        return AccessFacts()
+    arg = request.args[0]
+    if not (arg.isascii() and arg.isdigit() and 1 <= int(arg) <= 100) or len(request.args) > 1:
+        return InputError("log.usage")
+    return AccessFacts()
+
+
+async def log_command(request: Request, access: Allowed) -> Outcome:
+    """``/log [N]``: the shop's latest N audit entries, sent in private."""
+    assert access.campaign_id is not None
+    count = int(request.args[0]) if request.args else 10
+    services = request.services
+    shop = shop_of(services.db, access.campaign_id)
+    rows = audit.recent(services.db, access.campaign_id, count)
+    if not rows:
+        return await answer_privately(request, request.t("log.empty", shop=shop))
+    lines = [request.t("log.title", count=len(rows), shop=shop)]
+    for row in rows:
+        lines.append(
+            request.t(
+                "log.line",
+                at=row.at.astimezone(services.tz).strftime("%d.%m %H:%M"),
+                user=row.user_id if row.user_id is not None else "?",
+                command=f"/{row.command} {row.arguments[:60]}".strip(),
+                outcome=row.outcome + (f" ({row.market_error[:80]})" if row.market_error else ""),
+            )
+        )
+    return await answer_privately(request, "\n".join(lines))
+
+
+async def answer_privately(request: Request, text: str) -> Outcome:
+    """Long output goes to the private chat; the group only hears where it went."""
+    if request.chat_kind == ChatKind.PRIVATE:
+        await request.reply(text)
+        return Outcome(Result.OK)
+    if await request.send_private(text):
+        await request.reply(request.t("members.sent_private"))
+        return Outcome(Result.OK)
+    await request.reply(request.t("members.start_private", link=request.services.private_link()))
+    return Outcome(Result.NOT_DELIVERED)
