@@ -27,7 +27,10 @@ from bot.market.errors import (
     MarketTimeoutError,
     MarketTransportError,
     MarketUnauthorized,
+    MarketUnconfirmed,
+    MarketUnreachable,
     OrderStateConflict,
+    looks_like_a_page,
     parse_http_date,
 )
 from bot.market.writes import OperationKind
@@ -117,7 +120,7 @@ def _body(
 ) -> str:
     texts = _Texts(lang)
     if error.transient:
-        return _transient(texts, error, tz, final, retry_at)
+        return _transient(texts, error, tz, final, retry_at, order)
     if isinstance(error, OrderStateConflict):
         return _state_conflict(kind, error, lang, order)
     if isinstance(error, DeliveryDateRejected):
@@ -160,6 +163,7 @@ def _transient(
     tz: tzinfo,
     final: bool,
     retry_at: datetime | None,
+    order: str,
 ) -> str:
     why: str
     gave_up: str
@@ -170,17 +174,21 @@ def _transient(
         known_at = error.retry_at or _retry_after(error)
     elif isinstance(error, HourlyBudgetExhausted):
         why, gave_up, known_at = "budget", "gave_up_budget", error.retry_at
+    elif isinstance(error, MarketUnreachable):
+        why, gave_up = "unreachable", "gave_up_network"
     elif isinstance(error, MarketTimeoutError):
-        why, gave_up = "timeout", "gave_up_timeout"
+        why, gave_up = "timeout", "gave_up_unsure"
     elif isinstance(error, MarketTransportError):
-        why, gave_up = "network", "gave_up_network"
+        why, gave_up = "network", "gave_up_unsure"
+    elif isinstance(error, MarketUnconfirmed):
+        why, gave_up = "unconfirmed", "gave_up_unsure"
     else:
         # Market's 5xx, and any other error that says a retry can succeed.
         why, gave_up = "failing", "gave_up_failing"
         if isinstance(error, MarketAPIError):
             known_at = _retry_after(error)
     if final:
-        return texts[gave_up]
+        return texts[gave_up].format(order=order)
     status = error.status if isinstance(error, MarketAPIError) else 0
     reason = texts[why].format(status=status)
     when = retry_at or known_at
@@ -242,6 +250,9 @@ def _order_ref(texts: _Texts, order_id: int | None, error: MarketError) -> str:
 
 
 def _last_line(texts: _Texts, error: MarketError) -> str:
+    if isinstance(error, MarketAPIError) and not error.errors and looks_like_a_page(error.message):
+        # A proxy's HTML error page says nothing a person can use; its status says enough.
+        return texts["no_reply_page"].format(status=error.status)
     if isinstance(error, MarketAPIError):
         return texts["market_said"].format(message=error.message)
     if isinstance(error, HourlyBudgetExhausted):

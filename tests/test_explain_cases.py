@@ -15,6 +15,7 @@ from bot.market.errors import (
     MarketError,
     MarketNetworkError,
     MarketTimeoutError,
+    MarketUnreachable,
     classify,
     error_from_record,
 )
@@ -171,53 +172,73 @@ def test_not_found_without_ids(lang: Lang, order_fact: str, campaign_fact: str) 
 # --- transient errors and retries --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("lang", ["en", "ru"])
-def test_non_json_502_keeps_the_raw_text(lang: Lang) -> None:
-    error = classify(502, "<html>\n<body>502 Bad Gateway</body>\n</html>", {})
+@pytest.mark.parametrize(
+    ("lang", "page_line"),
+    [
+        ("en", "Market answered with an error page (HTTP 502) instead of a message."),
+        ("ru", "Маркет ответил страницей ошибки (HTTP 502), а не сообщением."),
+    ],
+)
+def test_an_html_error_page_is_never_quoted(lang: Lang, page_line: str) -> None:
+    error = classify(502, "<html>\n<head><title>502 Bad Gateway</title></head></html>", {})
     retrying = explain(TRACK, error, lang, tz=MOSCOW, final=False)
     given_up = explain(TRACK, error, lang, tz=MOSCOW, final=True)
-    raw = "<html> <body>502 Bad Gateway</body> </html>"
     for answer in (retrying, given_up):
-        assert answer.split("\n")[-1] == market_line(lang, raw)
+        assert answer.split("\n")[-1] == page_line
+        assert "<" not in answer and "Bad Gateway" not in answer
     assert "HTTP 502" in retrying
     assert ("shortly" if lang == "en" else "скоро") in retrying
     assert NOT_MADE[lang] in given_up
 
 
+def test_a_plain_text_body_is_still_quoted() -> None:
+    error = classify(502, "upstream connect error", {})
+    assert explain(TRACK, error, "en", tz=MOSCOW).split("\n")[-1] == (
+        "Market said: upstream connect error"
+    )
+
+
 @pytest.mark.parametrize(
-    ("lang", "timeout_fact", "network_fact", "no_reply"),
+    ("lang", "timeout_fact", "broken_fact", "unreachable_fact", "no_reply"),
     [
         (
             "en",
             "did not answer in time",
-            "can't be reached right now (network error)",
+            "connection to Market broke",
+            "Market can't be reached right now.",
             "There is no reply from Market to quote.",
         ),
         (
             "ru",
             "не ответил вовремя",
-            "недоступен (ошибка сети)",
+            "Связь с Маркетом оборвалась",
+            "Маркет сейчас недоступен: до него не достучаться.",
             "Ответа Маркета нет: он не ответил.",
         ),
     ],
 )
-def test_transport_timeout_and_network_failure(
-    lang: Lang, timeout_fact: str, network_fact: str, no_reply: str
+def test_transport_timeout_broken_connection_and_unreachable(
+    lang: Lang, timeout_fact: str, broken_fact: str, unreachable_fact: str, no_reply: str
 ) -> None:
     timeout = explain(TRACK, MarketTimeoutError("read timeout"), lang, tz=MOSCOW, final=False)
-    network = explain(MOVE, MarketNetworkError("refused"), lang, tz=MOSCOW, final=False)
+    broken = explain(MOVE, MarketNetworkError("reset"), lang, tz=MOSCOW, final=False)
+    unreachable = explain(MOVE, MarketUnreachable("refused"), lang, tz=MOSCOW, final=False)
     assert timeout_fact in timeout
-    assert network_fact in network
-    for answer in (timeout, network):
+    assert broken_fact in broken
+    assert unreachable_fact in unreachable
+    assert "busy" not in unreachable and "занят" not in unreachable
+    for answer in (timeout, broken, unreachable):
         assert answer.split("\n")[-1] == no_reply
         assert PREFIX[lang] not in answer
         assert ("retried automatically shortly" if lang == "en" else "скоро") in answer
-    timeout_final = explain(TRACK, MarketTimeoutError("t"), lang, tz=MOSCOW, final=True)
-    network_final = explain(TRACK, MarketNetworkError("n"), lang, tz=MOSCOW, final=True)
-    assert timeout_final != network_final
-    for answer in (timeout_final, network_final):
-        assert NOT_MADE[lang] in answer
-        assert answer.split("\n")[-1] == no_reply
+    # Given up: a request that never left says the change was not made; one that may have
+    # reached Market says it may or may not have been made.
+    unreachable_final = explain(TRACK, MarketUnreachable("r"), lang, tz=MOSCOW, final=True)
+    assert NOT_MADE[lang] in unreachable_final
+    for error in (MarketTimeoutError("t"), MarketNetworkError("n")):
+        unsure = explain(TRACK, error, lang, tz=MOSCOW, order_id=7, final=True)
+        assert NOT_MADE[lang] not in unsure
+        assert ("Check order 7" if lang == "en" else "Проверьте заказ 7") in unsure
 
 
 @pytest.mark.parametrize(

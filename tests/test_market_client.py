@@ -26,6 +26,8 @@ from bot.market.errors import (
     MarketServerError,
     MarketTimeoutError,
     MarketUnauthorized,
+    MarketUnconfirmed,
+    MarketUnreachable,
     OrderStateConflict,
 )
 from bot.market.limits import MarketLimits
@@ -163,11 +165,13 @@ async def test_ok_http_with_an_error_envelope_keeps_markets_words() -> None:
 
 
 @pytest.mark.parametrize("body", ["<html>oops</html>", '{"result": 1}', ""])
-async def test_ok_http_with_an_unreadable_body_is_a_transient_server_error(body: str) -> None:
+async def test_ok_http_with_an_unreadable_body_is_unconfirmed(body: str) -> None:
+    # The write may or may not have been applied: transient, and flagged so it is checked on
+    # the order before it is sent again.
     async with client(reply(200, body)) as market:
-        with pytest.raises(MarketServerError) as caught:
+        with pytest.raises(MarketUnconfirmed) as caught:
             await market.write(KEY, track())
-    assert caught.value.transient
+    assert caught.value.transient and caught.value.uncertain
     assert body[:5] in caught.value.message
 
 
@@ -177,18 +181,24 @@ async def test_timeout_and_network_failures() -> None:
         httpx.ReadTimeout("timed out", request=request),
         httpx.ConnectError("refused", request=request),
         httpx.RemoteProtocolError("reset", request=request),
+        httpx.ConnectTimeout("slow to connect", request=request),
     )
     async with client(market) as c:
         with pytest.raises(MarketTimeoutError) as timeout:
             await c.write(KEY, track())
-        with pytest.raises(MarketNetworkError) as refused:
+        with pytest.raises(MarketUnreachable) as refused:
             await c.get_campaign(KEY, CID)
         with pytest.raises(MarketNetworkError) as reset:
             await c.write(KEY, track())
-    for caught in (timeout, refused, reset):
+        with pytest.raises(MarketUnreachable) as not_connected:
+            await c.write(KEY, track())
+    for caught in (timeout, refused, reset, not_connected):
         assert caught.value.transient
         assert isinstance(caught.value.__cause__, httpx.HTTPError)
         assert_key_hidden(caught.value)
+    # Sent and then lost may have been applied; never connected was never sent.
+    assert timeout.value.uncertain and reset.value.uncertain
+    assert not refused.value.uncertain and not not_connected.value.uncertain
 
 
 async def test_twenty_concurrent_calls_never_exceed_four_in_flight_per_campaign() -> None:
@@ -264,7 +274,7 @@ async def test_answers_market_does_not_count_give_the_budget_back() -> None:
     refused = httpx.ConnectError("refused", request=httpx.Request("POST", "https://m.invalid/"))
     market = Market(reply(500, envelope("Internal Server Error")), reply(503, "busy"), refused)
     async with client(market, hourly_limit=1) as c:
-        for expected in (MarketServerError, MarketServerError, MarketNetworkError):
+        for expected in (MarketServerError, MarketServerError, MarketUnreachable):
             with pytest.raises(expected):
                 await c.write(KEY, track())
         await c.write(KEY, track())

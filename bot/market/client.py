@@ -20,6 +20,8 @@ from bot.market.errors import (
     MarketRateLimited,
     MarketServerError,
     MarketTimeoutError,
+    MarketUnconfirmed,
+    MarketUnreachable,
     classify,
     parse_http_date,
 )
@@ -41,6 +43,10 @@ DEFAULT_BASE_URL = "https://api.partner.market.yandex.ru"
 USER_AGENT = "market-dbs-bot/0.1"
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def exc_name(exc: BaseException) -> str:
+    return type(exc).__name__
 
 
 class MarketClient:
@@ -162,19 +168,20 @@ class MarketClient:
                 response = await self._http.request(
                     http_method, path, json=json_body, headers={"Api-Key": api_key}
                 )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                budget.give_back()  # never reached Market, so it did not count there
+                log.warning(
+                    "market %s campaign=%s unreachable: %s", method, campaign_id, exc_name(exc)
+                )
+                raise MarketUnreachable(f"{method}: {exc_name(exc)}") from exc
             except httpx.TimeoutException as exc:
                 log.warning("market %s campaign=%s timed out", method, campaign_id)
                 raise MarketTimeoutError(f"{method}: Market did not answer in time") from exc
             except httpx.HTTPError as exc:
-                if isinstance(exc, httpx.ConnectError):
-                    budget.give_back()  # never reached Market, so it did not count there
                 log.warning(
-                    "market %s campaign=%s network error %s",
-                    method,
-                    campaign_id,
-                    type(exc).__name__,
+                    "market %s campaign=%s network error %s", method, campaign_id, exc_name(exc)
                 )
-                raise MarketNetworkError(f"{method}: {type(exc).__name__}") from exc
+                raise MarketNetworkError(f"{method}: {exc_name(exc)}") from exc
         elapsed_ms = (time.monotonic() - started) * 1000
         log.debug(
             "market %s campaign=%s -> %s in %.0f ms",
@@ -197,20 +204,25 @@ class MarketClient:
 
     @staticmethod
     def _success(response: httpx.Response, model: type[ModelT]) -> ModelT:
+        """Market's answer read as ``model``.
+
+        Raises MarketAPIError when the body is Market's envelope saying it failed (a 2xx with
+        ``"status": "ERROR"``), and MarketUnconfirmed when the body is not the documented
+        answer at all: the call may or may not have been applied.
+        """
         try:
-            answer = model.model_validate_json(response.content)
-        except ValidationError as exc:
-            # Market's fault, not the request's: the same call may well succeed later.
-            raise MarketServerError(
-                response.status_code,
-                [],
-                raw_text=f"unexpected answer: {response.text[:200]}",
-            ) from exc
-        status = getattr(answer, "status", "OK")
-        if status != "OK":
-            # Market's envelope says it failed although HTTP said 200: believe the envelope.
+            data = response.json()
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and data.get("status", "OK") != "OK":
+            # Market's envelope says it failed although HTTP said 2xx: believe the envelope.
             raise classify(response.status_code, response.text, dict(response.headers))
-        return answer
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise MarketUnconfirmed(
+                response.status_code, [], raw_text=f"unexpected answer: {response.text[:200]}"
+            ) from exc
 
     @staticmethod
     def _observe_limits(budget: HourlyBudget, response: httpx.Response) -> None:

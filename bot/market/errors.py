@@ -5,10 +5,13 @@ translated in ``bot.market.client`` with ``raise … from exc`` and never escape
 
 ::
 
-    MarketError                          base; ``transient`` says whether a retry can succeed
+    MarketError                          base; ``transient``: a retry can succeed;
+    │                                    ``uncertain``: the request may have been applied
     ├── MarketTransportError             no HTTP answer at all                   transient
-    │   ├── MarketTimeoutError           connect/read/write/pool timeout
-    │   └── MarketNetworkError           connection refused, reset, DNS, protocol error
+    │   ├── MarketUnreachable            no connection (refused, DNS, connect
+    │   │                                timeout): nothing was sent
+    │   ├── MarketTimeoutError           sent, no answer in time                 uncertain
+    │   └── MarketNetworkError           the connection broke after sending      uncertain
     ├── HourlyBudgetExhausted            our own hourly budget for the method is spent;
     │                                    Market was not called (``retry_at``)    transient
     └── MarketAPIError(status, errors)   Market answered with an error status
@@ -21,7 +24,9 @@ translated in ``bot.market.client`` with ``raise … from exc`` and never escape
         ├── MarketNotFound               404 order or campaign not found          permanent
         ├── MarketRateLimited            420 (and 429) parallel or hourly limit;  transient
         │                                ``retry_at`` from X-RateLimit-Resource-Until
-        └── MarketServerError            5xx (and 499)                            transient
+        ├── MarketServerError            5xx (and 499)                            transient
+        └── MarketUnconfirmed            2xx whose body is not the documented     transient
+                                         answer (a proxy's page, cut short)       uncertain
 
 ``MarketAPIError`` always keeps every ``code`` and ``message`` Market sent (``errors``) and the
 raw body text (truncated) when the body was not the documented JSON envelope. It can be turned
@@ -55,6 +60,7 @@ class MarketError(Exception):
     """Base of every Market failure."""
 
     transient: ClassVar[bool] = False
+    uncertain: ClassVar[bool] = False
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-serialisable description that ``error_from_record`` turns back into an error."""
@@ -67,12 +73,21 @@ class MarketTransportError(MarketError):
     transient = True
 
 
+class MarketUnreachable(MarketTransportError):
+    """No connection to Market could be made (refused, name resolution, connect timeout):
+    the request was never sent."""
+
+
 class MarketTimeoutError(MarketTransportError):
-    """Market did not answer in time."""
+    """Market did not answer in time; the request may have been applied."""
+
+    uncertain = True
 
 
 class MarketNetworkError(MarketTransportError):
-    """The connection to Market failed (refused, reset, name resolution, protocol error)."""
+    """The connection broke after the request was sent (reset, protocol error)."""
+
+    uncertain = True
 
 
 class HourlyBudgetExhausted(MarketError):
@@ -216,6 +231,23 @@ class MarketServerError(MarketAPIError):
     transient = True
 
 
+class MarketUnconfirmed(MarketAPIError):
+    """A 2xx whose body is not the documented answer: the request may or may not have been
+    applied, so a write is checked on the order before it is sent again."""
+
+    transient = True
+    uncertain = True
+
+    def to_record(self) -> dict[str, Any]:
+        return {**super().to_record(), "type": "MarketUnconfirmed"}
+
+
+def looks_like_a_page(text: str) -> bool:
+    """True for an HTML error page (a proxy's "502 Bad Gateway"), which is not worth quoting."""
+    head = text.lstrip()[:200].lower()
+    return head.startswith("<") and ("<html" in head or "<!doctype" in head or "<head" in head)
+
+
 def _header(headers: dict[str, str], name: str) -> str | None:
     lowered = name.lower()
     for key, value in headers.items():
@@ -321,6 +353,10 @@ def error_from_record(record: dict[str, Any]) -> MarketError:
         if not record.get("errors"):
             body = str(record.get("raw_text") or "")
         return classify(int(record.get("status") or 0), body, record.get("headers") or {})
+    if kind == "MarketUnconfirmed":
+        return MarketUnconfirmed(
+            int(record.get("status") or 200), [], raw_text=str(record.get("raw_text") or "")
+        )
     if kind == "HourlyBudgetExhausted":
         return HourlyBudgetExhausted(
             str(record.get("method") or ""), datetime.fromisoformat(str(record["retry_at"]))
@@ -329,4 +365,6 @@ def error_from_record(record: dict[str, Any]) -> MarketError:
         return MarketTimeoutError(str(record.get("text") or "timeout"))
     if kind == "MarketNetworkError":
         return MarketNetworkError(str(record.get("text") or "network error"))
+    if kind == "MarketUnreachable":
+        return MarketUnreachable(str(record.get("text") or "unreachable"))
     return MarketError(str(record.get("text") or "unknown error"))
