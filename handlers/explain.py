@@ -89,6 +89,7 @@ def explain(
     campaign_id: int | None = None,
     final: bool = True,
     retry_at: datetime | None = None,
+    unsure: bool = False,
 ) -> str:
     """Why a write of ``kind`` failed with ``error`` and what to do next, in ``lang``.
 
@@ -96,14 +97,19 @@ def explain(
     is permanent); while it is False a transient error is explained as "saved, will be retried
     at HH:MM" with the time in ``tz``. That time is ``retry_at`` when given (the caller's own
     schedule), else the one the error carries (Market's ``X-RateLimit-Resource-Until``, an
-    HTTP-date ``Retry-After``, or our hourly budget's end); without any, "shortly".
+    HTTP-date ``Retry-After``, or our hourly budget's end); without any, "shortly". ``unsure``
+    says an earlier attempt may have reached Market: giving up then says the change may or may
+    not have been made, whatever the last error was.
 
     The last line is always Market's own message verbatim, after a language-specific prefix, or
     a plain statement that there is none.
     """
     texts = _Texts(lang)
     order = _order_ref(texts, order_id, error)
-    body = _body(kind, error, lang, tz, order, campaign_id, final, retry_at)
+    if final and unsure and error.transient:
+        body = texts["gave_up_unsure"].format(order=order)
+    else:
+        body = _body(kind, error, lang, tz, order, campaign_id, final, retry_at)
     body = body[:1].upper() + body[1:]
     return f"{body}\n{_last_line(texts, error)}"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +20,30 @@ MAX_TEXT = 4000
 
 def clip(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+async def send(
+    bot: Bot,
+    chat_id: int,
+    text: str,
+    *,
+    reply_to: int | None = None,
+    thread_id: int | None = None,
+    markup: InlineKeyboardMarkup | None = None,
+) -> Message:
+    """Send ``text``. Raises telegram.error.TelegramError when Telegram refuses."""
+    return await bot.send_message(
+        chat_id=chat_id,
+        text=clip(text),
+        reply_markup=markup,
+        message_thread_id=thread_id,
+        reply_parameters=(
+            ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
+            if reply_to
+            else None
+        ),
+        link_preview_options=NO_PREVIEW,
+    )
 
 
 async def send_text(
@@ -33,21 +57,29 @@ async def send_text(
 ) -> Message | None:
     """Send ``text``; None (logged) when Telegram refuses, so a failed reply never crashes."""
     try:
-        return await bot.send_message(
-            chat_id=chat_id,
-            text=clip(text),
-            reply_markup=markup,
-            message_thread_id=thread_id,
-            reply_parameters=(
-                ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
-                if reply_to
-                else None
-            ),
-            link_preview_options=NO_PREVIEW,
-        )
+        return await send(bot, chat_id, text, reply_to=reply_to, thread_id=thread_id, markup=markup)
     except TelegramError as exc:
         log.warning("sending to chat %s failed: %s", chat_id, type(exc).__name__)
         return None
+
+
+def will_never_arrive(exc: TelegramError) -> bool:
+    """True when Telegram refused for good: blocked by the person, chat gone, not allowed."""
+    if isinstance(exc, Forbidden):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, BadRequest) and any(
+        marker in text for marker in ("chat not found", "user not found", "chat_write_forbidden")
+    )
+
+
+async def delete(bot: Bot, chat_id: int, message_id: int) -> bool:
+    """Delete one of the bot's messages; False (logged) when Telegram refuses."""
+    try:
+        return bool(await bot.delete_message(chat_id=chat_id, message_id=message_id))
+    except TelegramError as exc:
+        log.info("deleting a message in chat %s failed: %s", chat_id, type(exc).__name__)
+        return False
 
 
 async def edit_text(

@@ -1,8 +1,9 @@
-"""The runner's answers in Telegram: progress while Market is slow, then one final result.
+"""The runner's answers in Telegram: a short progress note while Market is slow, then the result.
 
-``TelegramReporter`` implements ``bot.worker.Reporter``: it turns stored operations into text
-(a success as its operation kind summarises it; a failure explained by ``explain``) and sends or
-edits the one answer of each message.
+``TelegramReporter`` implements ``bot.answers.Reporter``: it turns stored operations into text
+(a success as its operation kind summarises it; a failure explained by ``explain``). The result
+always comes as a new message replying to the command, so the phone rings; the progress note,
+if there was one, is then deleted. A note is edited only when its text changes.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from typing import Any
 
 from sqlite_utils import Database
 from telegram import Bot
+from telegram.error import TelegramError
 
+from bot.answers import Delivery
 from bot.market.errors import MarketError, MarketTimeoutError, error_from_record
 from bot.market.writes import OperationKind, Words, kind_named
 from handlers.explain import explain
-from handlers.messaging import edit_text, send_text
+from handlers.messaging import delete, edit_text, send, send_text, will_never_arrive
 from handlers.shopnames import shop_names
 from handlers.texts import Lang, t
 from storage import operations
@@ -32,35 +35,36 @@ class TelegramReporter:
         self.bot = bot
         self.db = db
         self.tz = tz
+        # The text each progress note shows now, so that an edit never repeats it.
+        self._shown: dict[str, str] = {}
 
     async def progress(self, batch: BatchRow, ops: list[OperationRow]) -> None:
         text = progress_text(batch, ops, self.tz)
-        if batch.progress_message_id is not None and await edit_text(
-            self.bot, batch.chat_id, batch.progress_message_id, text
-        ):
+        if self._shown.get(batch.id) == text:
             return
-        sent = await self._send(batch, text)
-        if sent is not None:
-            operations.set_progress_message(self.db, batch.id, sent)
-
-    async def final(self, batch: BatchRow, ops: list[OperationRow]) -> None:
-        text = final_text(batch, ops, self.db, self.tz)
-        if batch.progress_message_id is not None and await edit_text(
-            self.bot, batch.chat_id, batch.progress_message_id, text
-        ):
+        if batch.progress_message_id is not None:
+            if await edit_text(self.bot, batch.chat_id, batch.progress_message_id, text):
+                self._shown[batch.id] = text
             return
-        if await self._send(batch, text) is None:
-            raise RuntimeError("Telegram did not take the final answer")
-
-    async def _send(self, batch: BatchRow, text: str) -> int | None:
-        message = await send_text(
-            self.bot,
-            batch.chat_id,
-            text,
-            reply_to=batch.message_id,
-            thread_id=batch.thread_id,
+        sent = await send_text(
+            self.bot, batch.chat_id, text, reply_to=batch.message_id, thread_id=batch.thread_id
         )
-        return message.message_id if message else None
+        if sent is not None:
+            self._shown[batch.id] = text
+            operations.set_progress_message(self.db, batch.id, sent.message_id)
+
+    async def final(self, batch: BatchRow, ops: list[OperationRow]) -> Delivery:
+        text = final_text(batch, ops, self.db, self.tz)
+        try:
+            await send(
+                self.bot, batch.chat_id, text, reply_to=batch.message_id, thread_id=batch.thread_id
+            )
+        except TelegramError as exc:
+            return Delivery.GONE if will_never_arrive(exc) else Delivery.RETRY
+        self._shown.pop(batch.id, None)
+        if batch.progress_message_id is not None:
+            await delete(self.bot, batch.chat_id, batch.progress_message_id)
+        return Delivery.SENT
 
 
 def progress_text(batch: BatchRow, ops: list[OperationRow], tz: tzinfo) -> str:
@@ -99,7 +103,9 @@ def operation_text(op: OperationRow, lang: Lang, tz: tzinfo, shop: str) -> str:
     if op.status == "done":
         return _success(kind, op, lang, shop)
     record = op.error or {}
-    if record.get("type") in ("no_campaign", "internal", "invalid"):
+    if record.get("type") == "access_revoked":
+        explanation = t(lang, "result.access_revoked")
+    elif record.get("type") in ("no_campaign", "internal", "invalid"):
         explanation = t(lang, "error.internal")
     else:
         explanation = explain(
@@ -110,6 +116,7 @@ def operation_text(op: OperationRow, lang: Lang, tz: tzinfo, shop: str) -> str:
             order_id=int(payload["order_id"]),
             campaign_id=op.campaign_id,
             final=op.status == "failed",
+            unsure=bool(record.get("uncertain")),
             retry_at=(
                 datetime.fromisoformat(record["retry_at"]) if record.get("retry_at") else None
             ),

@@ -9,17 +9,20 @@ operation. An operation moves through::
        └─────────► retrying
 
 ``running`` becomes ``retrying`` after a transient failure, and after a crash
-(``resume_interrupted``); ``queued`` becomes ``retrying`` without an attempt when Market asked the
-whole campaign to wait (``postpone``).
+(``resume_interrupted``, which also marks the attempt as uncertain: it may have reached
+Market); ``queued`` becomes ``retrying`` without an attempt when Market asked the whole
+campaign to wait (``postpone``).
 
 ``done`` and ``failed`` are terminal: once there, an operation never changes again. A batch is
-reported (its final answer sent) once all its operations are terminal.
+reported (its final answer sent) once all its operations are terminal. Every change is one
+conditional statement, so a second process or a stale task can never run or finish an
+operation twice.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -27,7 +30,7 @@ from typing import Any, Literal
 from sqlite_utils import Database
 
 from storage._common import (
-    id_list,
+    change,
     json_to_text,
     row_of,
     stamp,
@@ -65,7 +68,6 @@ class NewBatch:
     language: str
     command: str
     operations: Sequence[NewOperation]
-    progress_message_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -99,19 +101,31 @@ class OperationRow:
     updated_at: datetime
 
 
+@dataclass(frozen=True)
+class OpenOperation:
+    """What the worker needs to queue an operation that is not finished yet."""
+
+    id: int
+    batch_id: str
+    campaign_id: int
+    kind: str
+    user_id: int
+    next_attempt_at: datetime
+
+
 def batch_id_of(chat_id: int, message_id: int) -> str:
     return f"{chat_id}:{message_id}"
 
 
 def create_batch(
     db: Database, batch: NewBatch, *, now: datetime, deadline_at: datetime
-) -> tuple[BatchRow, bool]:
+) -> tuple[BatchRow, list[OperationRow], bool]:
     """Store a batch and its operations, all queued and due at ``now``, in one transaction.
 
-    Returns (batch, True) when stored, or (the existing batch, False) when this message was
-    stored before (Telegram redelivered the update); nothing is changed then. Raises ValueError
-    when there are no operations or two share a line number, and TypeError when a payload is
-    not a JSON-serialisable dict.
+    Returns (batch, its operations, True) when stored, or the existing batch and operations
+    with False when this message was stored before (Telegram redelivered the update); nothing
+    is changed then. Raises ValueError when there are no operations or two share a line
+    number, and TypeError when a payload is not a JSON-serialisable dict.
     """
     operations = batch.operations
     if not operations:
@@ -120,8 +134,7 @@ def create_batch(
         raise ValueError("line numbers within a batch must be unique")
     row = BatchRow(
         batch_id_of(batch.chat_id, batch.message_id), batch.chat_id, batch.message_id,
-        batch.thread_id, batch.user_id, batch.language, batch.command,
-        batch.progress_message_id, False, stamp(now),
+        batch.thread_id, batch.user_id, batch.language, batch.command, None, False, stamp(now),
     )  # fmt: skip
     created_at, deadline = ts_to_text(now), ts_to_text(deadline_at)
     payloads = [json_to_text(op.payload) for op in operations]
@@ -148,76 +161,48 @@ def create_batch(
     stored = row if inserted else get_batch(db, row.id)
     if stored is None:
         raise RuntimeError(f"batch {row.id} vanished right after it was stored")
-    return stored, inserted
+    return stored, batch_operations(db, row.id), inserted
 
 
 def get_batch(db: Database, batch_id: str) -> BatchRow | None:
-    for values in table(db, "batches").rows_where("id = ?", [batch_id]):
-        return row_of(BatchRow, values)
-    return None
+    rows = table(db, "batches").rows_where("id = ?", [batch_id])
+    return next((row_of(BatchRow, values) for values in rows), None)
 
 
 def batch_operations(db: Database, batch_id: str) -> list[OperationRow]:
     """The batch's operations in line order."""
+    rows = table(db, "operations").rows_where("batch_id = ?", [batch_id], order_by="line_no")
+    return [row_of(OperationRow, values) for values in rows]
+
+
+def open_operations(db: Database) -> list[OpenOperation]:
+    """Every operation still queued or retrying, with who submitted it, oldest due first."""
+    cursor = db.execute(
+        "SELECT o.id, o.batch_id, o.campaign_id, o.kind, b.user_id, o.next_attempt_at "
+        "FROM operations AS o JOIN batches AS b ON b.id = o.batch_id "
+        "WHERE o.status IN ('queued', 'retrying') ORDER BY o.next_attempt_at, o.id"
+    )
     return [
-        row_of(OperationRow, values)
-        for values in table(db, "operations").rows_where(
-            "batch_id = ?", [batch_id], order_by="line_no"
-        )
+        OpenOperation(int(i), str(b), int(c), str(k), int(u), ts_from_text(at))
+        for i, b, c, k, u, at in cursor.fetchall()
     ]
 
 
-def due_operations(
-    db: Database,
-    now: datetime,
-    *,
-    limit: int,
-    exclude: Collection[int] = (),
-    exclude_campaigns: Collection[int] = (),
-    per_campaign: int | None = None,
-) -> list[OperationRow]:
-    """Queued or retrying operations due by ``now``, longest-waiting first, at most ``limit``.
+def claim(db: Database, op_id: int, now: datetime) -> OperationRow | None:
+    """Take a queued or retrying operation to run it, counting the attempt.
 
-    ``exclude`` names operations the caller is already running, ``exclude_campaigns`` campaigns
-    it cannot start anything for now. With ``per_campaign`` at most that many operations of any
-    one campaign are returned (the longest-waiting of each), so that a campaign with a long
-    queue does not crowd the others out of the answer.
+    Returns the operation as it now stands, or None when it is not waiting (already running
+    or finished, perhaps by another process): the caller must not run it then.
     """
-    rank_limit = per_campaign if per_campaign is not None else -1
-    cursor = db.execute(
-        "SELECT * FROM ("
-        " SELECT *, row_number() OVER ("
-        "  PARTITION BY campaign_id ORDER BY next_attempt_at, id) AS campaign_rank"
-        " FROM operations"
-        " WHERE status IN ('queued', 'retrying') AND next_attempt_at <= ?"
-        " AND id NOT IN (SELECT value FROM json_each(?))"
-        " AND campaign_id NOT IN (SELECT value FROM json_each(?))"
-        ") WHERE ? < 0 OR campaign_rank <= ? "
-        "ORDER BY next_attempt_at, id LIMIT ?",
-        (
-            ts_to_text(now),
-            id_list(exclude),
-            id_list(exclude_campaigns),
-            rank_limit,
-            rank_limit,
-            max(limit, 0),
-        ),
-    )
-    columns = [d[0] for d in cursor.description]
-    return [row_of(OperationRow, dict(zip(columns, row, strict=True))) for row in cursor.fetchall()]
-
-
-def next_due_at(db: Database, *, exclude_campaigns: Collection[int] = ()) -> datetime | None:
-    """When the earliest queued or retrying operation is due; None when there is none.
-
-    Operations of ``exclude_campaigns`` are not considered.
-    """
-    row = db.execute(
-        "SELECT min(next_attempt_at) FROM operations WHERE status IN ('queued', 'retrying') "
-        "AND campaign_id NOT IN (SELECT value FROM json_each(?))",
-        (id_list(exclude_campaigns),),
-    ).fetchone()
-    return None if row[0] is None else ts_from_text(row[0])
+    with db.conn:
+        cursor: sqlite3.Cursor = db.execute(
+            "UPDATE operations SET status = 'running', attempts = attempts + 1, updated_at = ? "
+            "WHERE id = ? AND status IN ('queued', 'retrying') RETURNING *",
+            (ts_to_text(now), op_id),
+        )
+        found = cursor.fetchone()
+        columns = [d[0] for d in cursor.description]
+    return None if found is None else row_of(OperationRow, dict(zip(columns, found, strict=True)))
 
 
 def postpone(
@@ -232,45 +217,39 @@ def postpone(
     """Hold every waiting operation of the campaign (of ``kind`` only, when given) until ``until``.
 
     Queued and retrying operations due earlier become retrying at ``until`` with ``error`` as
-    the reason; their attempts are not counted. Returns how many were postponed.
+    the reason (an earlier attempt's uncertainty is kept); their attempts are not counted.
+    Returns how many were postponed.
     """
     at = ts_to_text(until)
-    with transaction(db):
-        cursor: sqlite3.Cursor = db.execute(
-            "UPDATE operations SET status = 'retrying', next_attempt_at = ?, error = ?, "
-            "updated_at = ? WHERE campaign_id = ? AND status IN ('queued', 'retrying') "
-            "AND next_attempt_at < ? AND (? IS NULL OR kind = ?)",
-            (at, json_to_text(error), ts_to_text(now), campaign_id, at, kind, kind),
-        )
-    return cursor.rowcount
-
-
-def _update_op(db: Database, sql: str, params: tuple[Any, ...]) -> bool:
-    with transaction(db):
-        cursor: sqlite3.Cursor = db.execute(sql, params)
-    return cursor.rowcount > 0
-
-
-def mark_running(db: Database, op_id: int, now: datetime) -> bool:
-    """Claim a queued or retrying operation and count the attempt.
-
-    False when it is not waiting (already running or finished): the caller must not run it.
-    """
-    return _update_op(
+    return change(
         db,
-        "UPDATE operations SET status = 'running', attempts = attempts + 1, updated_at = ? "
-        "WHERE id = ? AND status IN ('queued', 'retrying')",
-        (ts_to_text(now), op_id),
+        "UPDATE operations SET status = 'retrying', next_attempt_at = ?, "
+        "error = CASE WHEN json_extract(error, '$.uncertain') THEN json_set(?, '$.uncertain', "
+        "json('true')) ELSE ? END, updated_at = ? WHERE campaign_id = ? "
+        "AND status IN ('queued', 'retrying') AND next_attempt_at < ? AND (? IS NULL OR kind = ?)",
+        (
+            at,
+            json_to_text(error),
+            json_to_text(error),
+            ts_to_text(now),
+            campaign_id,
+            at,
+            kind,
+            kind,
+        ),
     )
 
 
 def mark_done(db: Database, op_id: int, now: datetime) -> bool:
     """Finish the operation successfully; False when it had already finished."""
-    return _update_op(
-        db,
-        "UPDATE operations SET status = 'done', error = NULL, updated_at = ? "
-        "WHERE id = ? AND status IN ('queued', 'running', 'retrying')",
-        (ts_to_text(now), op_id),
+    return (
+        change(
+            db,
+            "UPDATE operations SET status = 'done', error = NULL, updated_at = ? "
+            "WHERE id = ? AND status IN ('queued', 'running', 'retrying')",
+            (ts_to_text(now), op_id),
+        )
+        > 0
     )
 
 
@@ -286,21 +265,27 @@ def mark_retrying(
 
     False when the operation had already finished.
     """
-    return _update_op(
-        db,
-        "UPDATE operations SET status = 'retrying', next_attempt_at = ?, error = ?, "
-        "updated_at = ? WHERE id = ? AND status IN ('queued', 'running', 'retrying')",
-        (ts_to_text(next_attempt_at), json_to_text(error), ts_to_text(now), op_id),
+    return (
+        change(
+            db,
+            "UPDATE operations SET status = 'retrying', next_attempt_at = ?, error = ?, "
+            "updated_at = ? WHERE id = ? AND status IN ('queued', 'running', 'retrying')",
+            (ts_to_text(next_attempt_at), json_to_text(error), ts_to_text(now), op_id),
+        )
+        > 0
     )
 
 
 def mark_failed(db: Database, op_id: int, now: datetime, error: dict[str, Any]) -> bool:
     """Finish the operation as failed; False when it had already finished."""
-    return _update_op(
-        db,
-        "UPDATE operations SET status = 'failed', error = ?, updated_at = ? "
-        "WHERE id = ? AND status IN ('queued', 'running', 'retrying')",
-        (json_to_text(error), ts_to_text(now), op_id),
+    return (
+        change(
+            db,
+            "UPDATE operations SET status = 'failed', error = ?, updated_at = ? "
+            "WHERE id = ? AND status IN ('queued', 'running', 'retrying')",
+            (json_to_text(error), ts_to_text(now), op_id),
+        )
+        > 0
     )
 
 
@@ -309,56 +294,38 @@ def set_progress_message(db: Database, batch_id: str, message_id: int | None) ->
 
     False when there is no such batch.
     """
-    with transaction(db):
-        cursor: sqlite3.Cursor = db.execute(
-            "UPDATE batches SET progress_message_id = ? WHERE id = ?", (message_id, batch_id)
-        )
-    return cursor.rowcount > 0
+    sql = "UPDATE batches SET progress_message_id = ? WHERE id = ?"
+    return change(db, sql, (message_id, batch_id)) > 0
 
 
 def mark_reported(db: Database, batch_id: str) -> bool:
-    """Record that the batch's final answer was sent; False when there is no such batch."""
-    with transaction(db):
-        cursor: sqlite3.Cursor = db.execute(
-            "UPDATE batches SET reported = 1 WHERE id = ?", (batch_id,)
-        )
-    return cursor.rowcount > 0
+    """Record that the batch's final answer was sent (or can never be); False when there is
+    no such batch."""
+    return change(db, "UPDATE batches SET reported = 1 WHERE id = ?", (batch_id,)) > 0
 
 
 def finished_unreported(db: Database) -> list[BatchRow]:
     """Batches whose operations have all finished but whose final answer was not sent yet."""
-    return [
-        row_of(BatchRow, values)
-        for values in table(db, "batches").rows_where(
-            "reported = 0 AND NOT EXISTS (SELECT 1 FROM operations AS o "
-            "WHERE o.batch_id = batches.id AND o.status IN ('queued', 'running', 'retrying'))",
-            order_by="created_at, id",
-        )
-    ]
-
-
-def open_batches(db: Database) -> list[BatchRow]:
-    """Batches with at least one operation still queued, running or retrying."""
-    return [
-        row_of(BatchRow, values)
-        for values in table(db, "batches").rows_where(
-            "EXISTS (SELECT 1 FROM operations AS o "
-            "WHERE o.batch_id = batches.id AND o.status IN ('queued', 'running', 'retrying'))",
-            order_by="created_at, id",
-        )
-    ]
+    rows = table(db, "batches").rows_where(
+        "reported = 0 AND NOT EXISTS (SELECT 1 FROM operations AS o "
+        "WHERE o.batch_id = batches.id AND o.status IN ('queued', 'running', 'retrying'))",
+        order_by="created_at, id",
+    )
+    return [row_of(BatchRow, values) for values in rows]
 
 
 def resume_interrupted(db: Database, now: datetime) -> int:
     """After a crash: every operation left running is retried at ``now``; returns how many.
 
-    Call once at start-up, before the worker runs anything.
+    Its last attempt may have reached Market, so it is marked uncertain: the worker checks the
+    order before sending it again. Call at start-up before the worker runs anything, and when
+    the worker stops.
     """
     at = ts_to_text(now)
-    with transaction(db):
-        cursor: sqlite3.Cursor = db.execute(
-            "UPDATE operations SET status = 'retrying', next_attempt_at = ?, updated_at = ? "
-            "WHERE status = 'running'",
-            (at, at),
-        )
-    return cursor.rowcount
+    return change(
+        db,
+        "UPDATE operations SET status = 'retrying', next_attempt_at = ?, updated_at = ?, "
+        "error = json_set(coalesce(error, '{\"type\": \"interrupted\"}'), '$.uncertain', "
+        "json('true')) WHERE status = 'running'",
+        (at, at),
+    )

@@ -229,3 +229,35 @@ def test_sigterm_lets_the_call_in_flight_finish_and_a_redelivery_is_not_run_agai
         assert len(bot.finals()) == 1
         assert [r.status for r in market.requests_for(TRACK)] == [200]
         assert market.order(CAMPAIGN, 101).track_codes == [("RR456", 51)]
+
+
+def test_kill_9_while_market_applies_a_move_is_checked_not_failed_after_restart(
+    tmp_path: Path,
+) -> None:
+    with FakeTelegram() as telegram, FakeMarket() as market:
+        market.add_campaign(CAMPAIGN, API_KEY, domain="flowers.example", business_id=700)
+        market.add_order(CAMPAIGN, 104)
+        # Market takes 1.5 s to apply the move; the bot is killed while it waits.
+        market.fail_next(104, Fault.slow(1.5))
+        bot = Bot(tmp_path, telegram, market)
+        first = bot.start()
+        try:
+            telegram.send_private(COURIER, "/move 104 tomorrow user")
+            wait(lambda: market.max_in_flight.get(CAMPAIGN), 10, "the move to reach Market")
+        finally:
+            first.kill()
+            first.communicate(timeout=10)
+        wait(lambda: market.requests_for("setOrderDeliveryDate"), 10, "Market to apply the move")
+        assert market.order(CAMPAIGN, 104).delivery_date is not None
+
+        second = bot.start()
+        try:
+            wait(lambda: bot.finals(), 15, "the final answer")
+        finally:
+            _, stderr = terminate(second)
+        assert second.returncode == 0, stderr
+        [final] = bot.finals()
+        # Not "the order already has this date": the bot saw its own change and says done.
+        assert (final.text or "").startswith("✅"), final.text
+        assert [r.status for r in market.requests_for("setOrderDeliveryDate")] == [200]
+        assert [o.status for o in bot.ops()] == ["done"]

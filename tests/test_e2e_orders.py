@@ -195,15 +195,16 @@ async def test_default_campaign_skips_the_question(bot: RunningBot) -> None:
 async def test_slow_market_shows_progress_then_result(bot: RunningBot) -> None:
     from tests.fakes.market import Fault
 
-    bot.market.fail_next(105, Fault.slow(1.6))
+    bot.market.fail_next(105, Fault.slow(3.0))
     mark = bot.mark()
     bot.telegram.send_private(COURIER, "/track 105 SL1 51")
     progress = await bot.reply(COURIER, mark)
     assert text_of(progress).startswith("⏳")
     final = await bot.final(COURIER, mark)
-    assert final.method == "editMessageText"
-    assert int(final.params["message_id"]) == int(progress.result["message_id"])
+    # The result is a new message (the phone rings); the note goes away.
+    assert final.method == "sendMessage"
     assert text_of(final).startswith("✅")
+    await bot.telegram.await_call(lambda c: c.method == "deleteMessage", 3, since=mark)
 
 
 async def test_stranger_cannot_track(

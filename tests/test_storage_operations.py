@@ -1,5 +1,5 @@
 """Storage of durable commands: batches of operations and their lifecycle
-(queued → running → retrying → done/failed), due lists, postponing and crash recovery."""
+(queued → running → retrying → done/failed), open operations, postponing and crash recovery."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ def new_batch(
     campaign_id: int = CAMPAIGN,
     kind: str = "track",
 ) -> tuple[BatchRow, bool]:
+    """Store a batch; (the batch, whether it was new)."""
     batch = NewBatch(
         chat_id=GROUP_CHAT,
         message_id=message_id,
@@ -51,7 +52,10 @@ def new_batch(
             for n in range(1, lines + 1)
         ],
     )
-    return operations.create_batch(db, batch, now=now, deadline_at=now + timedelta(hours=6))
+    row, _, created = operations.create_batch(
+        db, batch, now=now, deadline_at=now + timedelta(hours=6)
+    )
+    return row, created
 
 
 def ops_of(db: Database, batch: BatchRow) -> list[OperationRow]:
@@ -76,15 +80,17 @@ def test_create_batch_stores_queued_operations(db: Database) -> None:
     assert ops[0].deadline_at == NOW + timedelta(hours=6)
 
 
-def test_progress_message_given_at_creation_is_kept(db: Database) -> None:
+def test_create_batch_returns_the_stored_operations(db: Database) -> None:
     operation = NewOperation(1, CAMPAIGN, "move", {"order_id": 1})
-    batch, _ = operations.create_batch(
-        db,
-        NewBatch(1, 2, None, COURIER, "en", "move", [operation], progress_message_id=77),
-        now=NOW,
-        deadline_at=NOW,
+    batch, ops, created = operations.create_batch(
+        db, NewBatch(1, 2, None, COURIER, "en", "move", [operation]), now=NOW, deadline_at=NOW
     )
-    assert (batch.progress_message_id, batch.thread_id, batch.language) == (77, None, "en")
+    assert created and ops == ops_of(db, batch)
+    assert (batch.progress_message_id, batch.thread_id, batch.language) == (None, None, "en")
+    again = operations.create_batch(
+        db, NewBatch(1, 2, None, COURIER, "en", "move", [operation]), now=NOW, deadline_at=NOW
+    )
+    assert again == (batch, ops, False)
 
 
 def test_redelivered_message_creates_nothing(db: Database) -> None:
@@ -113,36 +119,23 @@ def test_create_batch_rejects_bad_input_and_stores_nothing(db: Database) -> None
     assert db.execute("SELECT count(*) FROM operations").fetchone()[0] == 0
 
 
-def test_due_operations_order_limit_and_exclude(db: Database) -> None:
+def test_open_operations_lists_what_waits_with_its_sender(db: Database) -> None:
     late, _ = new_batch(db, 20, lines=2, now=NOW)
     early, _ = new_batch(db, 10, lines=1, now=NOW - timedelta(minutes=1))
-    future, _ = new_batch(db, 30, lines=1, now=NOW + timedelta(minutes=1))
-    early_op = ops_of(db, early)[0]
-    late_ops = ops_of(db, late)
-
-    due = operations.due_operations(db, NOW, limit=10)
-    assert [op.id for op in due] == [early_op.id, late_ops[0].id, late_ops[1].id]
-    assert [op.id for op in operations.due_operations(db, NOW, limit=1)] == [early_op.id]
-    assert operations.due_operations(db, NOW, limit=0) == []
-    excluded = operations.due_operations(db, NOW, limit=10, exclude={late_ops[0].id})
-    assert [op.id for op in excluded] == [early_op.id, late_ops[1].id]
-    assert operations.next_due_at(db) == NOW - timedelta(minutes=1)
-    assert future.id not in {op.batch_id for op in due}
-
-
-def test_due_operations_per_campaign_and_excluded_campaigns(db: Database) -> None:
-    busy, _ = new_batch(db, 10, lines=3, now=NOW - timedelta(minutes=5))
-    quiet, _ = new_batch(db, 11, lines=1, campaign_id=OTHER_CAMPAIGN)
-    busy_ops, quiet_op = ops_of(db, busy), ops_of(db, quiet)[0]
-
-    fair = operations.due_operations(db, NOW, limit=10, per_campaign=1)
-    assert [op.id for op in fair] == [busy_ops[0].id, quiet_op.id]
-    two = operations.due_operations(db, NOW, limit=10, per_campaign=2)
-    assert [op.id for op in two] == [busy_ops[0].id, busy_ops[1].id, quiet_op.id]
-    others = operations.due_operations(db, NOW, limit=10, exclude_campaigns=[CAMPAIGN])
-    assert [op.id for op in others] == [quiet_op.id]
-    assert operations.next_due_at(db, exclude_campaigns=[CAMPAIGN]) == NOW
-    assert operations.next_due_at(db, exclude_campaigns=[CAMPAIGN, OTHER_CAMPAIGN]) is None
+    other, _ = new_batch(db, 30, lines=1, campaign_id=OTHER_CAMPAIGN)
+    [early_op], late_ops, [other_op] = ops_of(db, early), ops_of(db, late), ops_of(db, other)
+    operations.mark_done(db, late_ops[1].id, NOW)
+    found = operations.open_operations(db)
+    assert [o.id for o in found] == [early_op.id, late_ops[0].id, other_op.id]
+    first = found[0]
+    assert (first.batch_id, first.campaign_id, first.kind, first.user_id) == (
+        early.id,
+        CAMPAIGN,
+        "track",
+        COURIER,
+    )
+    assert first.next_attempt_at == NOW - timedelta(minutes=1)
+    assert found[2].campaign_id == OTHER_CAMPAIGN
 
 
 def test_operation_lifecycle(db: Database) -> None:
@@ -150,25 +143,23 @@ def test_operation_lifecycle(db: Database) -> None:
     op_id = ops_of(db, batch)[0].id
     t1, t2, t3 = (NOW + timedelta(seconds=s) for s in (1, 2, 3))
 
-    assert operations.mark_running(db, op_id, t1) is True
-    assert operations.mark_running(db, op_id, t1) is False  # already claimed
-    assert operations.due_operations(db, t1, limit=10) == []
-    assert operations.next_due_at(db) is None
+    claimed = operations.claim(db, op_id, t1)
+    assert claimed is not None and (claimed.status, claimed.attempts) == ("running", 1)
+    assert operations.claim(db, op_id, t1) is None  # already running: nobody runs it twice
+    assert operations.open_operations(db) == []
 
     retry_at = NOW + timedelta(minutes=5)
     error = {"kind": "rate_limited", "retry_at": retry_at.isoformat()}
     assert operations.mark_retrying(db, op_id, t2, next_attempt_at=retry_at, error=error)
     assert ops_of(db, batch)[0].error == error
-    assert operations.next_due_at(db) == retry_at
-    assert operations.due_operations(db, t2, limit=10) == []
-    assert [op.id for op in operations.due_operations(db, retry_at, limit=10)] == [op_id]
+    assert [o.next_attempt_at for o in operations.open_operations(db)] == [retry_at]
 
-    assert operations.mark_running(db, op_id, retry_at) is True
+    assert operations.claim(db, op_id, retry_at) is not None
     assert operations.mark_done(db, op_id, t3) is True
     assert operations.mark_done(db, op_id, t3) is False
     assert operations.mark_failed(db, op_id, t3, error={"kind": "late"}) is False
     assert operations.mark_retrying(db, op_id, t3, next_attempt_at=t3, error={}) is False
-    assert operations.mark_running(db, op_id, t3) is False
+    assert operations.claim(db, op_id, t3) is None
 
     [op] = ops_of(db, batch)
     assert (op.status, op.attempts, op.error) == ("done", 2, None)
@@ -178,7 +169,7 @@ def test_operation_lifecycle(db: Database) -> None:
 def test_mark_failed_keeps_the_error(db: Database) -> None:
     batch, _ = new_batch(db, 10)
     op_id = ops_of(db, batch)[0].id
-    operations.mark_running(db, op_id, NOW)
+    operations.claim(db, op_id, NOW)
     error = {"kind": "api", "status": 400, "message": "Action is not allowed"}
     assert operations.mark_failed(db, op_id, NOW, error) is True
     [op] = ops_of(db, batch)
@@ -190,7 +181,7 @@ def test_postpone_holds_the_campaigns_waiting_operations(db: Database) -> None:
     moves, _ = new_batch(db, 11, kind="move")
     other, _ = new_batch(db, 12, campaign_id=OTHER_CAMPAIGN)
     first, second = ops_of(db, batch)
-    operations.mark_running(db, first.id, NOW)
+    operations.claim(db, first.id, NOW)
     until = NOW + timedelta(minutes=30)
     error = {"type": "MarketRateLimited"}
 
@@ -211,33 +202,44 @@ def test_postpone_holds_the_campaigns_waiting_operations(db: Database) -> None:
     assert ops_of(db, moves)[0].next_attempt_at == until
 
 
-def test_resume_interrupted_requeues_running_operations(db: Database) -> None:
+def test_postpone_keeps_an_earlier_attempts_uncertainty(db: Database) -> None:
+    batch, _ = new_batch(db, 10)
+    [op] = ops_of(db, batch)
+    operations.claim(db, op.id, NOW)
+    operations.mark_retrying(
+        db, op.id, NOW, next_attempt_at=NOW, error={"type": "MarketTimeoutError", "uncertain": True}
+    )
+    later = NOW + timedelta(minutes=1)
+    operations.postpone(db, NOW, campaign_id=CAMPAIGN, until=later, error={"type": "hold"})
+    assert ops_of(db, batch)[0].error == {"type": "hold", "uncertain": True}
+
+
+def test_resume_interrupted_requeues_running_operations_as_uncertain(db: Database) -> None:
     batch, _ = new_batch(db, 10, lines=3)
     first, second, third = ops_of(db, batch)
-    operations.mark_running(db, first.id, NOW)
-    operations.mark_running(db, second.id, NOW)
+    operations.claim(db, first.id, NOW)
+    operations.claim(db, second.id, NOW)
     operations.mark_done(db, second.id, NOW)
     restart = NOW + timedelta(minutes=10)
 
     assert operations.resume_interrupted(db, restart) == 1
     resumed = ops_of(db, batch)[0]
     assert (resumed.status, resumed.next_attempt_at, resumed.attempts) == ("retrying", restart, 1)
-    due = operations.due_operations(db, restart, limit=10)
-    assert [op.id for op in due] == [third.id, first.id]
+    # It may have reached Market before the crash: the worker checks the order first.
+    assert resumed.error == {"type": "interrupted", "uncertain": True}
+    assert [o.id for o in operations.open_operations(db)] == [third.id, first.id]
     assert operations.resume_interrupted(db, restart) == 0
 
 
-def test_finished_unreported_and_open_batches(db: Database) -> None:
+def test_finished_unreported(db: Database) -> None:
     batch, _ = new_batch(db, 10, lines=2)
-    other, _ = new_batch(db, 11)
+    new_batch(db, 11)
     first, second = ops_of(db, batch)
     operations.mark_done(db, first.id, NOW)
     assert operations.finished_unreported(db) == []
-    assert [b.id for b in operations.open_batches(db)] == [batch.id, other.id]
 
     operations.mark_failed(db, second.id, NOW, {"kind": "not_found"})
     assert [b.id for b in operations.finished_unreported(db)] == [batch.id]
-    assert [b.id for b in operations.open_batches(db)] == [other.id]
 
     assert operations.mark_reported(db, batch.id) is True
     assert operations.mark_reported(db, "nope") is False

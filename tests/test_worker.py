@@ -19,9 +19,10 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlite_utils import Database
 
+from bot.answers import Delivery
 from bot.market.client import MarketClient
 from bot.worker import Worker
-from storage import campaigns, operations
+from storage import campaigns, members, operations
 from storage.db import open_memory_database
 from storage.operations import BatchRow, NewBatch, NewOperation, OperationRow
 from storage.secrets import KeyBox
@@ -51,9 +52,10 @@ class Recorder:
         self.progress_calls.append((batch, ops))
         self.events.append(f"progress:{batch.id}")
 
-    async def final(self, batch: BatchRow, ops: list[OperationRow]) -> None:
+    async def final(self, batch: BatchRow, ops: list[OperationRow]) -> Delivery:
         self.finals.append((batch, ops))
         self.events.append(f"final:{batch.id}")
+        return Delivery.SENT
 
     def finals_for(self, message_id: int, chat_id: int = COURIER) -> list[list[OperationRow]]:
         wanted = operations.batch_id_of(chat_id, message_id)
@@ -80,27 +82,16 @@ class Harness:
         self, message_id: int, order_id: int, *, campaign_id: int = CAMPAIGN, code: str = "RR1"
     ) -> bool:
         """Submit a one-line /track as message ``message_id`` of the courier's private chat."""
+        payload = {"order_id": order_id, "track_code": code, "delivery_service_id": 51}
+        return await self.submit(message_id, "track", payload, campaign_id=campaign_id)
+
+    async def submit(
+        self, message_id: int, kind: str, payload: dict[str, Any], *, campaign_id: int = CAMPAIGN
+    ) -> bool:
+        """Submit one operation of ``kind`` as message ``message_id`` of the courier's chat."""
+        operation = NewOperation(1, campaign_id, kind, payload)
         return await self.worker.submit(
-            NewBatch(
-                chat_id=COURIER,
-                message_id=message_id,
-                thread_id=None,
-                user_id=COURIER,
-                language="en",
-                command="track",
-                operations=[
-                    NewOperation(
-                        line_no=1,
-                        campaign_id=campaign_id,
-                        kind="track",
-                        payload={
-                            "order_id": order_id,
-                            "track_code": code,
-                            "delivery_service_id": 51,
-                        },
-                    )
-                ],
-            )
+            NewBatch(COURIER, message_id, None, COURIER, "en", kind, [operation])
         )
 
     def op(self, message_id: int) -> OperationRow:
@@ -132,6 +123,7 @@ def connect(db: Database, keybox: KeyBox, campaign_id: int, api_key: str) -> Non
         connected_by=OWNER,
         now=datetime.now(UTC),
     )
+    members.set_member(db, campaign_id, COURIER, "courier", OWNER, datetime.now(UTC))
 
 
 @asynccontextmanager
@@ -149,7 +141,7 @@ async def harness(
     for campaign_id, api_key in (shops or {CAMPAIGN: API_KEY, OTHER_CAMPAIGN: OTHER_KEY}).items():
         connect(db, keybox, campaign_id, api_key)
     recorder = Recorder()
-    options: dict[str, Any] = {"retry_base": 0.05, "quick_answer": 0.5, **worker_options}
+    options: dict[str, Any] = {"retry_base": 0.05, "progress_after": 0.5, **worker_options}
     async with MarketClient(fake.base_url, **(client_options or {})) as client:
         worker = Worker(db, client, keybox, recorder, **options)
         await worker.start()
@@ -177,7 +169,7 @@ async def test_quick_success_is_answered_once_without_progress(fake_market: Fake
     async with harness(fake_market) as h:
         assert await h.track(1, 101) is True
         op = await h.finished(1)
-        await asyncio.sleep(0.6)  # past quick_answer: no late progress note either
+        await asyncio.sleep(0.6)  # past progress_after: no late progress note either
     assert op.status == "done"
     assert op.attempts == 1
     assert h.recorder.progress_calls == []
@@ -225,7 +217,7 @@ async def test_420_waits_for_its_until_and_holds_the_campaign(fake_market: FakeM
     assert retry.started >= mono_until - 0.005
     assert h.writes(102)[0].started >= mono_until - 0.005
     assert h.writes(201)[0].started < mono_until - 0.5
-    # The person waited more than quick_answer: a progress note with the time of the retry.
+    # The command waits for a retry: a progress note with the time of the retry.
     [(_, shown)] = [(b, ops) for b, ops in h.recorder.progress_calls if b.id == "2002:1"]
     assert shown[0].status == "retrying" and shown[0].next_attempt_at >= until
     print(f"420 retry sent {(retry.started - mono_until) * 1000:.0f} ms after Until")
@@ -312,7 +304,7 @@ async def test_deadline_ends_retrying_with_gave_up(fake_market: FakeMarket) -> N
 async def test_spent_hourly_budget_waits_with_an_eta_and_no_market_call(
     fake_market: FakeMarket,
 ) -> None:
-    async with harness(fake_market, client_options={"hourly_limit": 2}, quick_answer=0.2) as h:
+    async with harness(fake_market, client_options={"hourly_limit": 2}, progress_after=0.2) as h:
         for message_id, order_id in ((1, 101), (2, 102)):
             await h.track(message_id, order_id)
             await h.finished(message_id)
@@ -344,7 +336,7 @@ def many_shops(fake: FakeMarket, count: int, orders: int) -> dict[int, str]:
 async def test_200_operations_across_10_campaigns_within_the_parallel_limit() -> None:
     with FakeMarket(parallel_limit=4, latency=0.02) as fake:
         shops = many_shops(fake, 10, 20)
-        async with harness(fake, shops, parallel_limit=4, quick_answer=30) as h:
+        async with harness(fake, shops, parallel_limit=4, progress_after=30) as h:
             message_id = 0
             for order_id in range(1, 21):
                 for campaign_id in shops:
@@ -363,7 +355,7 @@ async def test_a_busy_shop_does_not_hold_up_another() -> None:
     with FakeMarket(parallel_limit=4, latency=0.02) as fake:
         shops = many_shops(fake, 2, 300)
         busy, quiet = shops
-        async with harness(fake, shops, quick_answer=30) as h:
+        async with harness(fake, shops, progress_after=30) as h:
             for order_id in range(1, 301):
                 await h.track(order_id, order_id, campaign_id=busy)
             for order_id in range(1, 6):
@@ -384,7 +376,7 @@ async def test_start_resumes_interrupted_and_reports_unreported(fake_market: Fak
     now = datetime.now(UTC)
 
     def stored(message_id: int, order_id: int) -> OperationRow:
-        batch, _ = operations.create_batch(
+        _, ops, _ = operations.create_batch(
             db,
             NewBatch(
                 chat_id=COURIER,
@@ -405,13 +397,13 @@ async def test_start_resumes_interrupted_and_reports_unreported(fake_market: Fak
             now=now,
             deadline_at=now + timedelta(hours=24),
         )
-        return operations.batch_operations(db, batch.id)[0]
+        return ops[0]
 
     # A crash left one operation running and another done but never reported.
     interrupted = stored(1, 101)
-    operations.mark_running(db, interrupted.id, now)
+    operations.claim(db, interrupted.id, now)
     finished = stored(2, 102)
-    operations.mark_running(db, finished.id, now)
+    operations.claim(db, finished.id, now)
     operations.mark_done(db, finished.id, now)
     async with harness(fake_market, db=db) as h:
         resumed = await h.finished(1)
@@ -420,8 +412,10 @@ async def test_start_resumes_interrupted_and_reports_unreported(fake_market: Fak
     assert resumed.status == "done" and resumed.attempts == 2
     assert len(h.recorder.finals) == 2
     assert [w.order_id for w in h.writes()] == [101]  # the finished one is not sent again
+    # The interrupted one may have reached Market: its order was checked before the resend.
+    assert [r.operation for r in fake_market.records] == ["getBusinessOrders", TRACK]
     assert operations.finished_unreported(db) == []
-    assert operations.open_batches(db) == []
+    assert operations.open_operations(db) == []
 
 
 async def test_stop_keeps_what_was_not_sent_and_the_next_start_sends_it(
@@ -447,26 +441,26 @@ class Unreachable(Recorder):
         self.refusals = refusals
         self.tries = 0
 
-    async def final(self, batch: BatchRow, ops: list[OperationRow]) -> None:
+    async def final(self, batch: BatchRow, ops: list[OperationRow]) -> Delivery:
         self.tries += 1
         if self.tries <= self.refusals:
-            raise RuntimeError("Telegram did not take the final answer")
-        await super().final(batch, ops)
+            return Delivery.RETRY  # a flood limit, a network error
+        return await super().final(batch, ops)
 
 
 async def test_a_final_answer_telegram_refused_is_sent_again(fake_market: FakeMarket) -> None:
     db = open_memory_database()
     keybox = KeyBox(Fernet.generate_key())
     connect(db, keybox, CAMPAIGN, API_KEY)
-    reporter = Unreachable(refusals=2)
+    reporter = Unreachable(refusals=5)
     async with MarketClient(fake_market.base_url) as client:
         worker = Worker(db, client, keybox, reporter, retry_base=0.05, report_retry=0.1)
         await worker.start()
         h = Harness(db, fake_market, client, worker, reporter)
         await h.track(1, 101)
-        await h.finished(1, timeout=3)
+        await h.finished(1, timeout=8)  # pauses of 0.1, 0.2, 0.4, 0.8 and 1.6 s
         await worker.stop(grace=1.0)
-    assert reporter.tries == 3
+    assert reporter.tries == 6  # more than python-telegram-bot's three retries of a 429
     assert len(reporter.finals) == 1
     assert operations.finished_unreported(db) == []
     assert len(h.writes()) == 1  # the answer was retried, not the command
@@ -475,8 +469,10 @@ async def test_a_final_answer_telegram_refused_is_sent_again(fake_market: FakeMa
 # --- through the whole bot --------------------------------------------------------------------
 
 
-async def test_slow_answer_is_a_progress_note_edited_into_the_result(bot: RunningBot) -> None:
-    # Far enough ahead that the progress note (after 1 s) comes first.
+async def test_a_waiting_command_gets_a_note_and_then_its_result_as_a_new_message(
+    bot: RunningBot,
+) -> None:
+    # Far enough ahead that the progress note comes first.
     until = (datetime.now(UTC) + timedelta(seconds=2)).replace(microsecond=0) + timedelta(seconds=1)
     bot.market.fail_next(101, Fault.rate_limited(until=until))
     mark = bot.mark()
@@ -487,12 +483,15 @@ async def test_slow_answer_is_a_progress_note_edited_into_the_result(bot: Runnin
     local = until.astimezone(bot.settings.timezone)
     assert f"retry at {local:%H:%M}" in str(progress.params["text"])
     final = await bot.final(COURIER, mark, timeout=6)
-    assert final.method == "editMessageText"
-    assert int(final.params["message_id"]) == progress.result["message_id"]
+    # The result rings the phone: a new message replying to the command, not an edit.
+    assert final.method == "sendMessage"
     assert str(final.params["text"]).startswith("✅")
-    answers = [
-        c
-        for c in bot.telegram.calls[mark:]
-        if c.chat_id == COURIER and c.method in ("sendMessage", "editMessageText")
-    ]
-    assert [c.method for c in answers] == ["sendMessage", "editMessageText"]
+    assert (
+        final.params["reply_parameters"]["message_id"]
+        == progress.params["reply_parameters"]["message_id"]
+    )
+    await bot.telegram.await_call(lambda c: c.method == "deleteMessage", 3, since=mark)
+    note = bot.telegram.messages(COURIER)[int(progress.result["message_id"])]
+    assert note.deleted
+    edits = [c for c in bot.telegram.calls[mark:] if c.method == "editMessageText"]
+    assert edits == []  # nothing re-edited with the same text

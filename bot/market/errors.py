@@ -24,7 +24,7 @@ translated in ``bot.market.client`` with ``raise … from exc`` and never escape
         ├── MarketNotFound               404 order or campaign not found          permanent
         ├── MarketRateLimited            420 (and 429) parallel or hourly limit;  transient
         │                                ``retry_at`` from X-RateLimit-Resource-Until
-        ├── MarketServerError            5xx (and 499)                            transient
+        ├── MarketServerError            5xx (and 499); uncertain but a 503       transient
         └── MarketUnconfirmed            2xx whose body is not the documented     transient
                                          answer (a proxy's page, cut short)       uncertain
 
@@ -60,7 +60,7 @@ class MarketError(Exception):
     """Base of every Market failure."""
 
     transient: ClassVar[bool] = False
-    uncertain: ClassVar[bool] = False
+    uncertain: bool = False
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-serialisable description that ``error_from_record`` turns back into an error."""
@@ -226,9 +226,17 @@ class MarketRateLimited(MarketAPIError):
 
 
 class MarketServerError(MarketAPIError):
-    """5xx: Market's own failure. A retry can succeed."""
+    """5xx: Market's own failure. A retry can succeed.
+
+    Uncertain, except for 503 ("Service temporarily unavailable. Please, try again later"):
+    a 500 or a proxy's 502/504 may come after the change was made.
+    """
 
     transient = True
+
+    def __init__(self, status: int, errors: list[ApiErrorItem], **kwargs: Any) -> None:
+        super().__init__(status, errors, **kwargs)
+        self.uncertain = status != 503
 
 
 class MarketUnconfirmed(MarketAPIError):

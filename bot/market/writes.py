@@ -79,6 +79,8 @@ class OperationKind(ABC, Generic[PayloadT]):
     payload_type: type[PayloadT]
     statuses: ClassVar[frozenset[str]]
     """The order statuses in which Market allows this write."""
+    min_role: ClassVar[str] = "courier"
+    """The least role (of ``storage.members.ROLES``) its sender must still have when it runs."""
 
     def payload(self, data: dict[str, Any]) -> PayloadT:
         """The typed payload of a stored operation. Raises ValueError when it does not fit."""

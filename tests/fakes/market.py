@@ -230,6 +230,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     passthrough: bool = False
+    after_applying: bool = False
 
     @classmethod
     def rate_limited(
@@ -296,6 +297,14 @@ class Fault:
         """
         headers = {} if content_type is None else {"Content-Type": content_type}
         return cls(status=200, body=body, headers=headers)
+
+    @classmethod
+    def answer_lost(
+        cls, body: str | dict[str, Any] | None = "<html>502</html>", status: int = 200
+    ) -> Fault:
+        """The write IS applied, then answered with ``status`` and ``body`` instead of Market's
+        answer: a proxy garbling the reply, an answer lost on the way back."""
+        return cls(status=status, body=body, after_applying=True)
 
 
 class ManualClock:
@@ -900,6 +909,9 @@ class FakeMarket:
             fault = self._next_fault(params["oid"])
             if fault is not None:
                 self._sleep(fault.delay)
+                if fault.after_applying:
+                    with contextlib.suppress(_Rejected, BadRequest):
+                        self._dispatch(operation, params, query, handler.headers, raw_body, body)
                 if not fault.passthrough:
                     return _Answer(
                         fault.status,
