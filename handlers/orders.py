@@ -67,7 +67,6 @@ async def work(request: Request, access: Allowed, lines: Mapping[str, LineSpec])
             language=request.lang,
             command=request.command,
             operations=operations,
-            progress_message_id=request.question_message_id,
         )
     )
     return Outcome(Result.ACCEPTED if accepted else Result.DUPLICATE)
@@ -118,7 +117,7 @@ async def _delivery_services(request: Request, campaign_id: int) -> list[tuple[i
         if api_key is None:
             return None
         try:
-            fetched = await services.market.get_delivery_services(api_key)
+            fetched = await services.market.get_delivery_services(api_key, campaign_id)
         except MarketError:
             # A stale list is better than none when Market is briefly unavailable.
             return _pairs(cached[1]) if cached else None

@@ -156,9 +156,35 @@ def _button_choices(db: Database) -> None:
     db.execute("ALTER TABLE operations DROP COLUMN result")
 
 
+def _connect_approvals(db: Database) -> None:
+    # A request to connect a shop that already has owners, waiting for an owner's button. Its
+    # id is in the buttons' callback data: AUTOINCREMENT keeps a deleted id from being reused.
+    # The key is kept (encrypted) only while the request waits.
+    db.execute(
+        """
+        CREATE TABLE approvals (
+            id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+            campaign_id INTEGER NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+            requester_id INTEGER NOT NULL,
+            requester_name TEXT NOT NULL,
+            language TEXT NOT NULL,
+            api_key_cipher BLOB,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            decision TEXT CHECK (decision IN ('approved', 'declined')),
+            decided_by INTEGER,
+            decided_at TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX approvals_by_campaign ON approvals (campaign_id, requester_id)")
+    db.execute("CREATE INDEX approvals_by_expiry ON approvals (expires_at)")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
     (1, "create tables", _create_tables),
     (2, "button choices; no operation result", _button_choices),
+    (3, "owners approve connections of their shops", _connect_approvals),
 ]
 
 

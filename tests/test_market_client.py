@@ -30,8 +30,9 @@ from bot.market.errors import (
     MarketUnreachable,
     OrderStateConflict,
 )
-from bot.market.limits import MarketLimits
+from bot.market.limits import HOURLY_LIMITS, MarketLimits
 from bot.market.writes import MarketCall, MoveKind, MovePayload, TrackKind, TrackPayload
+from tests.openapi import validate_request, validate_response
 
 KEY = "ACMA:client-test-key-000000000:cccccccc"
 CID, OTHER_CID = 31000001, 31000002
@@ -317,7 +318,7 @@ async def test_reads_parse_markets_answers() -> None:
     )
     async with client(market) as c:
         shop = await c.get_campaign(KEY, CID)
-        listed = await c.get_delivery_services(KEY)
+        listed = await c.get_delivery_services(KEY, CID)
         found = await c.get_business_orders(KEY, 900, [1, 2])
     assert (shop.id, shop.domain, shop.placement_type) == (CID, "tea.example", "DBS")
     assert shop.business is not None and shop.business.id == 900
@@ -330,3 +331,96 @@ async def test_reads_parse_markets_answers() -> None:
         ("POST", "/v1/businesses/900/orders"),
     ]
     assert json.loads(market.requests[2].content) == {"orderIds": [1, 2]}
+
+
+def token_answer(*scopes: str) -> dict[str, Any]:
+    return {"status": "OK", "result": {"apiKey": {"name": "Бот", "authScopes": list(scopes)}}}
+
+
+async def test_auth_token_info_is_a_post_without_body_and_reads_the_scopes() -> None:
+    read_only = token_answer("INVENTORY_AND_ORDER_PROCESSING_READ_ONLY", "PRICING")
+    validate_response("POST", "/v2/auth/token", 200, read_only)
+    market = Market(reply(200, read_only), reply(200, token_answer("ALL_METHODS")))
+    async with client(market) as c:
+        first = await c.get_auth_token_info(KEY)
+        second = await c.get_auth_token_info(KEY)
+        budgets = dict(c.limits._budgets)
+    assert (first.name, first.auth_scopes) == (
+        "Бот",
+        ["INVENTORY_AND_ORDER_PROCESSING_READ_ONLY", "PRICING"],
+    )
+    assert not first.can_process_orders and second.can_process_orders
+    for request in market.requests:
+        assert (request.method, request.url.path, request.content) == (
+            "POST",
+            "/v2/auth/token",
+            b"",
+        )
+        assert request.headers["Api-Key"] == KEY
+        validate_request(request.method, request.url.path, None)
+    # Its own budget of 100 an hour, per key; the key itself does not name the budget.
+    [(scope, method)] = budgets
+    assert method == "getAuthTokenInfo" and KEY not in scope and "client-test-key" not in scope
+    assert (budgets[scope, method].limit, budgets[scope, method].remaining) == (100, 98)
+
+
+def test_hourly_limits_per_method_follow_market_and_the_setting_caps_them() -> None:
+    limits = MarketLimits()
+    assert [limits.limit_for(m) for m in ("getCampaign", "getDeliveryServices")] == [5000, 5000]
+    assert limits.limit_for("getAuthTokenInfo") == 100
+    assert limits.limit_for("setOrderDeliveryTrackCode") == 10_000
+    assert HOURLY_LIMITS["acceptOrderCancellation"] == 500
+    assert limits.budget("campaign:1", "getCampaign").remaining == 5000
+    capped = MarketLimits(hourly_limit=300)
+    assert capped.limit_for("getCampaign") == 300 and capped.limit_for("getAuthTokenInfo") == 100
+    tuned = MarketLimits(hourly_limit=20_000, method_limits={"getCampaign": 7})
+    assert tuned.limit_for("getCampaign") == 7 and tuned.limit_for("getDeliveryServices") == 20_000
+
+
+async def test_campaign_and_delivery_service_budgets_are_per_shop() -> None:
+    services = {"result": {"deliveryService": [{"id": 51, "name": "СДЭК"}]}}
+    campaign = {"campaign": {"id": CID, "domain": "tea.example"}}
+    market = Market(*[reply(200, services)] * 2, *[reply(200, campaign)] * 2)
+    limits = MarketLimits(
+        hourly_limit=10_000,
+        method_limits={"getDeliveryServices": 1, "getCampaign": 1},
+        clock=lambda: NOW,
+    )
+    transport = httpx.MockTransport(market)
+    async with MarketClient("https://market.invalid", transport=transport, limits=limits) as c:
+        assert [s.id for s in await c.get_delivery_services(KEY, CID)] == [51]
+        with pytest.raises(HourlyBudgetExhausted) as spent:
+            await c.get_delivery_services(KEY, CID)
+        assert [s.id for s in await c.get_delivery_services(KEY, OTHER_CID)] == [51]
+        assert await c.get_campaign(KEY, CID) is not None
+        with pytest.raises(HourlyBudgetExhausted):
+            await c.get_campaign(KEY, CID)
+        assert await c.get_campaign(KEY, OTHER_CID) is not None
+    assert spent.value.retry_at == NOW + timedelta(hours=1)
+    assert len(market.requests) == 4
+    # The default client counts both at Market's 5,000 an hour, per shop.
+    async with client(Market(reply(200, services), reply(200, campaign)), hourly_limit=10_000) as c:
+        await c.get_delivery_services(KEY, CID)
+        await c.get_campaign(KEY, CID)
+        for method in ("getDeliveryServices", "getCampaign"):
+            budget = c.limits.budget(f"campaign:{CID}", method)
+            assert (budget.limit, budget.remaining) == (5000, 4999)
+            assert c.limits.budget(f"campaign:{OTHER_CID}", method).remaining == 5000
+
+
+@pytest.mark.parametrize("body", [{}, {"campaign": {}}, {"campaign": {"unknown": 1}}])
+async def test_a_campaign_answer_without_details_is_none_not_an_error(body: Any) -> None:
+    validate_response("GET", f"/v2/campaigns/{CID}", 200, body)
+    async with client(reply(200, body)) as c:
+        assert await c.get_campaign(KEY, CID) is None
+
+
+async def test_spec_valid_sparse_answers_are_read_leniently() -> None:
+    sparse = {"campaign": {"business": {"name": "Tea"}}}
+    validate_response("GET", f"/v2/campaigns/{CID}", 200, sparse)
+    validate_response("GET", "/v2/delivery/services", 200, {})
+    async with client(Market(reply(200, sparse), reply(200, {}))) as c:
+        shop = await c.get_campaign(KEY, CID)
+        assert await c.get_delivery_services(KEY, CID) == []
+    assert shop is not None and shop.id is None
+    assert shop.business is not None and (shop.business.id, shop.business.name) == (None, "Tea")

@@ -7,6 +7,7 @@ or put into an exception. ``httpx`` failures are translated here, once, into the
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from typing import Any, TypeVar
@@ -27,6 +28,8 @@ from bot.market.errors import (
 )
 from bot.market.limits import HourlyBudget, MarketLimits
 from bot.market.models import (
+    ApiKeyInfo,
+    AuthTokenResponse,
     BusinessOrder,
     BusinessOrdersRequest,
     BusinessOrdersResponse,
@@ -88,8 +91,11 @@ class MarketClient:
 
     # --- operations ---------------------------------------------------------------------------
 
-    async def get_campaign(self, api_key: str, campaign_id: int) -> Campaign:
-        """GET /v2/campaigns/{campaignId}: checks that the key works for the campaign."""
+    async def get_campaign(self, api_key: str, campaign_id: int) -> Campaign | None:
+        """GET /v2/campaigns/{campaignId}: checks that the key works for the campaign.
+
+        None when Market answered without details of the campaign (``{}`` is spec-valid).
+        """
         body = await self._call(
             "getCampaign",
             "GET",
@@ -98,7 +104,22 @@ class MarketClient:
             campaign_id=campaign_id,
             model=CampaignResponse,
         )
-        return body.campaign
+        return body.details()
+
+    async def get_auth_token_info(self, api_key: str) -> ApiKeyInfo:
+        """POST /v2/auth/token (no body): the key's name and scopes. 100 an hour, counted here
+        per key (by a digest, so the key itself is not kept as a budget's name)."""
+        digest = hashlib.blake2b(api_key.encode(), digest_size=8).hexdigest()
+        body = await self._call(
+            "getAuthTokenInfo",
+            "POST",
+            "/v2/auth/token",
+            api_key=api_key,
+            campaign_id=None,
+            scope=f"key:{digest}",
+            model=AuthTokenResponse,
+        )
+        return body.result.api_key
 
     async def write(self, api_key: str, call: MarketCall) -> BaseModel:
         """Send one write (see ``bot.market.writes``); returns Market's answer.
@@ -115,14 +136,16 @@ class MarketClient:
             model=call.answer,
         )
 
-    async def get_delivery_services(self, api_key: str) -> list[DeliveryService]:
-        """GET /v2/delivery/services: every delivery service Market knows, with ids."""
+    async def get_delivery_services(self, api_key: str, campaign_id: int) -> list[DeliveryService]:
+        """GET /v2/delivery/services: every delivery service Market knows, with ids; the hourly
+        budget is the shop's (``campaign_id``, whose key this is). ``{}`` is an empty list."""
         body = await self._call(
             "getDeliveryServices",
             "GET",
             "/v2/delivery/services",
             api_key=api_key,
             campaign_id=None,
+            scope=f"campaign:{campaign_id}",
             model=DeliveryServicesResponse,
         )
         return list(body.result.delivery_service)

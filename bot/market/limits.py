@@ -2,21 +2,37 @@
 
 * At most ``parallel_limit`` requests in flight per campaign (Market allows 4 for
   ``/campaigns/{id}/…`` paths). Extra calls wait for a free slot instead of failing.
-* An hourly budget per (scope, method): every call takes one unit before it is sent; a 5xx answer
-  gives it back (Market does not count those); ``X-RateLimit-Resource-Remaining`` and ``…-Until``
-  correct our count whenever Market sends them. When the budget is spent the call is not sent and
-  the caller learns when the budget refills.
+* An hourly budget per (scope, method) of ``MarketLimits.limit_for(method)`` units: Market's own
+  figure for the methods it limits lower (``HOURLY_LIMITS``), else ``hourly_limit`` (the
+  ``MARKET_HOURLY_LIMIT`` setting, which also caps every method). The scope is the campaign for
+  campaign paths and whatever the caller names otherwise (a business, a shop, a key). Every call
+  takes one unit before it is sent; a 5xx answer gives it back (Market does not count those);
+  ``X-RateLimit-Resource-Remaining`` and ``…-Until`` correct our count whenever Market sends
+  them. When the budget is spent the call is not sent and the caller learns when it refills.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 
 WINDOW = timedelta(hours=1)
+
+# Requests per hour of the methods Market limits below the general 10,000 (the spec's
+# x-resource-limit-config of each method).
+HOURLY_LIMITS: Mapping[str, int] = MappingProxyType(
+    {
+        "getCampaign": 5_000,
+        "getDeliveryServices": 5_000,
+        "getAuthTokenInfo": 100,
+        "getOrderBuyerInfo": 3_000,
+        "acceptOrderCancellation": 500,
+    }
+)
 
 
 def utcnow() -> datetime:
@@ -58,19 +74,29 @@ class HourlyBudget:
 
 @dataclass
 class MarketLimits:
-    """Parallel slots per campaign and hourly budgets per (scope, method)."""
+    """Parallel slots per campaign and hourly budgets per (scope, method).
+
+    ``method_limits`` gives a method its own hourly limit (default ``HOURLY_LIMITS``); any
+    other method gets ``hourly_limit``, and no method gets more than ``hourly_limit``.
+    """
 
     parallel_limit: int = 4
     hourly_limit: int = 10_000
     clock: Callable[[], datetime] = utcnow
+    method_limits: Mapping[str, int] = field(default_factory=lambda: HOURLY_LIMITS)
     _slots: dict[int, asyncio.Semaphore] = field(default_factory=dict)
     _budgets: dict[tuple[str, str], HourlyBudget] = field(default_factory=dict)
+
+    def limit_for(self, method: str) -> int:
+        """Requests per hour allowed for ``method`` in one scope."""
+        return min(self.method_limits.get(method, self.hourly_limit), self.hourly_limit)
 
     def budget(self, scope: str, method: str) -> HourlyBudget:
         key = (scope, method)
         budget = self._budgets.get(key)
         if budget is None:
-            budget = HourlyBudget(limit=self.hourly_limit, remaining=self.hourly_limit)
+            limit = self.limit_for(method)
+            budget = HourlyBudget(limit=limit, remaining=limit)
             self._budgets[key] = budget
         return budget
 

@@ -34,12 +34,13 @@ class StatusResponse(_Wire):
 
 
 class Business(_Wire):
-    id: int
+    id: int | None = None
     name: str = ""
 
 
 class Campaign(_Wire):
-    id: int
+    # Every field is optional in the spec, and ``{}`` is a valid answer (see ``CampaignResponse``).
+    id: int | None = None
     domain: str = ""
     client_id: int | None = None
     business: Business | None = None
@@ -48,7 +49,13 @@ class Campaign(_Wire):
 
 
 class CampaignResponse(_Wire):
-    campaign: Campaign
+    campaign: Campaign | None = None
+
+    def details(self) -> Campaign | None:
+        """The campaign, or None when Market gave no details about it (``{}`` is spec-valid)."""
+        if self.campaign is None or not self.campaign.model_fields_set:
+            return None
+        return self.campaign
 
 
 class DeliveryService(_Wire):
@@ -61,7 +68,32 @@ class DeliveryServicesResult(_Wire):
 
 
 class DeliveryServicesResponse(_Wire):
-    result: DeliveryServicesResult
+    # ``result`` is optional in the spec: ``{}`` is a valid answer listing no services.
+    result: DeliveryServicesResult = Field(default_factory=DeliveryServicesResult)
+
+
+# The scopes (ApiKeyScopeType) that let a key send the writes the bot makes; the ``_READ_ONLY``
+# variants do not.
+ORDER_WRITE_SCOPES = frozenset({"ALL_METHODS", "INVENTORY_AND_ORDER_PROCESSING"})
+
+
+class ApiKeyInfo(_Wire):
+    """What a key may do (getAuthTokenInfo): its name and scopes, e.g. ``ALL_METHODS``."""
+
+    name: str = ""
+    auth_scopes: list[str]
+
+    @property
+    def can_process_orders(self) -> bool:
+        return not ORDER_WRITE_SCOPES.isdisjoint(self.auth_scopes)
+
+
+class AuthTokenResult(_Wire):
+    api_key: ApiKeyInfo
+
+
+class AuthTokenResponse(_Wire):
+    result: AuthTokenResult
 
 
 class OrderDeliveryDates(_Wire):
