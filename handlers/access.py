@@ -16,8 +16,9 @@ is denied. ``decide`` checks, in this order:
 3. the chat kind the command allows: ``PRIVATE_ONLY`` / ``GROUP_ONLY``;
 4. the campaign (``GROUP_NOT_BOUND``, ``NOT_MEMBER``, ``ChooseCampaign``) and the sender's role
    on it (``ROLE_TOO_LOW``);
-5. for a command that takes a role away, the target (``TARGET_NOT_MEMBER``, ``ROLE_TOO_LOW``,
-   ``LAST_OWNER``).
+5. for a command that takes a role away, or gives one to someone who already has a role, the
+   target (``TARGET_NOT_MEMBER``, ``ROLE_TOO_LOW``, ``LAST_OWNER``): only an owner may change
+   an owner's or a manager's role, a manager only a courier's, and the last owner keeps theirs.
 """
 
 from __future__ import annotations
@@ -28,14 +29,7 @@ from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
-from storage.members import Role
-
-ROLE_RANK: Mapping[Role, int] = MappingProxyType({"courier": 1, "manager": 2, "owner": 3})
-
-
-def role_at_least(role: Role | None, needed: Role) -> bool:
-    """Return True if ``role`` is ``needed`` or higher; no role (None) never suffices."""
-    return role is not None and ROLE_RANK[role] >= ROLE_RANK[needed]
+from storage.members import ROLE_RANK, Role, role_at_least
 
 
 class ChatKind(StrEnum):
@@ -72,6 +66,7 @@ class DenyReason(StrEnum):
     INVITE_UNKNOWN = "invite_unknown"
     INVITE_EXPIRED = "invite_expired"
     INVITE_USED = "invite_used"
+    INVITE_WITHDRAWN = "invite_withdrawn"
     ALREADY_MEMBER = "already_member"
 
 
@@ -96,8 +91,9 @@ class AccessRequest:
     campaign the group chat is bound to (groups only). ``requested_campaign`` is the campaign
     id the command named, ``default_campaign`` the one the actor chose with ``/use``.
     ``target_role`` is, for ``invite``/``grant``, the role being given and, for ``revoke``, the
-    target's current role on the campaign (None: not a member). ``owner_count`` is, for
-    ``revoke``, how many owners the campaign has now.
+    target's current role on the campaign (None: not a member). ``target_current`` is, for
+    ``grant``, the target's current role on the campaign (None: not a member yet).
+    ``owner_count`` is, for ``revoke`` and ``grant``, how many owners the campaign has now.
     """
 
     actor: Actor
@@ -107,6 +103,7 @@ class AccessRequest:
     requested_campaign: int | None = None
     default_campaign: int | None = None
     target_role: Role | None = None
+    target_current: Role | None = None
     owner_count: int = 0
 
 
@@ -159,7 +156,8 @@ class TargetCheck(StrEnum):
 
     NONE = "none"
     GIVE = "give"
-    """Gives ``target_role``: see ``ROLE_NEEDED_TO_GIVE``."""
+    """Gives ``target_role``: see ``ROLE_NEEDED_TO_GIVE``. Changing the role of someone who
+    has one (``target_current``) also follows the rules of ``REVOKE``."""
     REVOKE = "revoke"
     """Takes the target's role away: only from a member, only below the actor's own rank
     unless the actor is an owner, and never from the last owner."""
@@ -219,7 +217,8 @@ def decide(req: AccessRequest, rule: CommandRule) -> Decision:
     For ``revoke`` the target's role depends on the campaign, which may not be known before
     the call: call with ``target_role=None`` first; ``Denied(TARGET_NOT_MEMBER, campaign_id=c)``
     then names the resolved campaign, so look the target up on ``c`` and call again with
-    ``requested_campaign=c`` (it resolves to the same campaign).
+    ``requested_campaign=c`` (it resolves to the same campaign). For ``grant`` likewise: the
+    first answer names the campaign; look up ``target_current`` and ``owner_count`` there.
     """
     if req.chat_kind is ChatKind.CHANNEL:
         return Denied(DenyReason.UNSUPPORTED_CHAT)
@@ -246,10 +245,9 @@ def decide(req: AccessRequest, rule: CommandRule) -> Decision:
         bound = req.bound_campaign
         if bound is not None and not role_at_least(req.memberships.get(bound), needed):
             return Denied(DenyReason.ROLE_TOO_LOW, bound)
-    if rule.target is TargetCheck.REVOKE:
-        refusal = _refuse_revoke(req, found, role)
-        if refusal is not None:
-            return refusal
+    refusal = _refuse_target(req, rule.target, found, role)
+    if refusal is not None:
+        return refusal
     return Allowed(campaign_id=found, role=role)
 
 
@@ -326,27 +324,40 @@ def _choose(memberships: Mapping[int, Role], needed: Role) -> Denied | ChooseCam
     return ChooseCampaign(eligible)
 
 
-def _refuse_revoke(req: AccessRequest, campaign_id: int, role: Role) -> Denied | None:
-    """Refuse taking ``req.target_role`` away on ``campaign_id`` from an actor with ``role``."""
-    target = req.target_role
-    if target is None:
-        return Denied(DenyReason.TARGET_NOT_MEMBER, campaign_id)
-    # Owners may revoke anyone; everyone else only people strictly below their own rank.
-    if role != "owner" and ROLE_RANK[target] >= ROLE_RANK[role]:
+def _refuse_target(
+    req: AccessRequest, check: TargetCheck, campaign_id: int, role: Role
+) -> Denied | None:
+    """Refuse taking the target's role away (``REVOKE``: ``req.target_role``), or changing it
+    (``GIVE`` to someone with ``req.target_current``), on ``campaign_id`` by an actor with
+    ``role``."""
+    current: Role | None
+    new: Role | None
+    if check is TargetCheck.REVOKE:
+        current, new = req.target_role, None
+        if current is None:
+            return Denied(DenyReason.TARGET_NOT_MEMBER, campaign_id)
+    elif check is TargetCheck.GIVE and req.target_current is not None:
+        current, new = req.target_current, req.target_role
+    else:
+        return None
+    # Owners may change anyone's role; everyone else only people strictly below their own rank.
+    if role != "owner" and ROLE_RANK[current] >= ROLE_RANK[role]:
         return Denied(DenyReason.ROLE_TOO_LOW, campaign_id)
-    if target == "owner" and req.owner_count <= 1:
+    if current == "owner" and new != "owner" and req.owner_count <= 1:
         return Denied(DenyReason.LAST_OWNER, campaign_id)
     return None
 
 
 @dataclass(frozen=True)
 class InviteView:
-    """The facts of one invite code: what it grants, until when, and who used it (if anyone)."""
+    """The facts of one invite code: what it grants, until when, who used it (if anyone), and
+    the role its creator has on the campaign *now* (None: none any more)."""
 
     campaign_id: int
     role: Role
     expires_at: datetime
     used_by: int | None
+    creator_role: Role | None
 
 
 def check_invite(
@@ -361,7 +372,8 @@ def check_invite(
 
     Returns ``Allowed(invite.campaign_id, invite.role)``, or ``Denied`` with the first of:
     ``INVITE_UNKNOWN``, ``INVITE_USED`` (by anyone, the actor included), ``INVITE_EXPIRED``
-    (``now >= expires_at``), ``PRIVATE_ONLY``, ``ANONYMOUS``/``BOT_SENDER``, ``ALREADY_MEMBER``
+    (``now >= expires_at``), ``INVITE_WITHDRAWN`` (its creator may no longer give its role:
+    see ``ROLE_NEEDED_TO_GIVE``), ``PRIVATE_ONLY``, ``ANONYMOUS``/``BOT_SENDER``, ``ALREADY_MEMBER``
     (the actor already has the invite's role or higher; a lower role is upgraded).
     ``memberships`` maps campaign id to the actor's role. Raises ValueError if ``now`` or
     ``expires_at`` is naive, since comparing local times across a clock change is wrong.
@@ -374,6 +386,8 @@ def check_invite(
         return Denied(DenyReason.INVITE_USED, invite.campaign_id)
     if now >= invite.expires_at:
         return Denied(DenyReason.INVITE_EXPIRED, invite.campaign_id)
+    if not role_at_least(invite.creator_role, ROLE_NEEDED_TO_GIVE[invite.role]):
+        return Denied(DenyReason.INVITE_WITHDRAWN, invite.campaign_id)
     if chat_kind is not ChatKind.PRIVATE:
         return Denied(DenyReason.PRIVATE_ONLY, invite.campaign_id)
     actor_refusal = _refuse_actor(actor)

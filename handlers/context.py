@@ -9,6 +9,7 @@ wrapper (``handlers.dispatch``) logs it and writes it to the audit log.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -17,13 +18,14 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update, User
 from telegram.ext import ContextTypes
 
 from bot.market.client import MarketClient
 from bot.market.models import DeliveryService
 from handlers.access import ChatKind
 from handlers.messaging import send_text
+from handlers.parsing import sanitize
 from handlers.texts import Lang, language_for, t
 from storage import prefs
 from storage.operations import NewBatch
@@ -31,6 +33,62 @@ from storage.secrets import KeyBox
 
 # Telegram's id of "GroupAnonymousBot", the sender shown for anonymous group admins.
 ANONYMOUS_ADMIN_ID = 1087968824
+# Telegram's service account: the sender of channel posts forwarded into a discussion group.
+TELEGRAM_SERVICE_ID = 777000
+NAME_LIMIT = 40
+
+
+def display_name(user: User | None) -> str:
+    """A person's name as the bot shows it: bidi, zero-width and other invisible characters
+    dropped, at most ``NAME_LIMIT`` characters, "?" when nothing is left."""
+    return (sanitize(user.full_name, NAME_LIMIT) if user is not None else "") or "?"
+
+
+@dataclass
+class StrangerLimiter:
+    """How many commands of people with no role in any shop are handled at all.
+
+    At most ``per_person`` a ``window`` from one sender and ``overall`` a window from all of
+    them together, so neither one stranger nor a crowd can fill the bot's outgoing queue and
+    delay the answers members wait for. A ``vouched`` command (one carrying a valid invite)
+    counts toward the overall limit but is not stopped by it.
+    """
+
+    per_person: int = 5
+    overall: int = 20
+    window: timedelta = timedelta(minutes=1)
+    _by_sender: dict[int, deque[datetime]] = field(default_factory=dict)
+    _all: deque[datetime] = field(default_factory=deque)
+
+    def allow(self, sender: int, now: datetime, *, vouched: bool = False) -> bool:
+        """Count one command of ``sender`` at ``now``; False when it is over a limit (and is
+        then not counted)."""
+        since = now - self.window
+        _forget_before(self._all, since)
+        times = self._by_sender.get(sender)
+        if times is not None:
+            _forget_before(times, since)
+            if len(times) >= self.per_person:
+                return False
+        if not vouched and len(self._all) >= self.overall:
+            return False
+        if times is None:
+            if len(self._by_sender) >= 4 * self.overall:
+                self._forget_idle(since)
+            times = self._by_sender[sender] = deque()
+        times.append(now)
+        self._all.append(now)
+        return True
+
+    def _forget_idle(self, since: datetime) -> None:
+        # Only allowed commands add senders, so the overall limit keeps this map small.
+        for sender in [s for s, times in self._by_sender.items() if not times or times[-1] < since]:
+            del self._by_sender[sender]
+
+
+def _forget_before(times: deque[datetime], since: datetime) -> None:
+    while times and times[0] < since:
+        times.popleft()
 
 
 class OperationSubmitter(Protocol):
@@ -53,6 +111,7 @@ class Services:
     delivery_services_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Last short denial per (chat, user) in groups, so a stranger cannot make the bot spam.
     group_denials: dict[tuple[int, int], datetime] = field(default_factory=dict)
+    strangers: StrangerLimiter = field(default_factory=StrangerLimiter)
 
     def today(self) -> date:
         return self.clock().astimezone(self.tz).date()
@@ -180,7 +239,7 @@ def request_from_update(
         args=text.split("\n", 1)[0].split()[1:],
         lang=language_for(user.language_code if user else None, preferred),
         user_id=user_id,
-        user_name=(user.full_name if user else "") or "",
+        user_name=display_name(user),
         is_bot=bool(user and user.is_bot and not anonymous),
         anonymous=anonymous,
         chat_id=chat.id,

@@ -4,12 +4,19 @@
 handler runs, answers a denial or asks "which shop?" itself, and hands the handler the decision
 (campaign and role). Whatever happens, one log line and one audit entry record the outcome, and
 an exception in a handler reaches the person as a short apology, never as silence.
+
+Two things come before all that. Commands of people with no role in any shop are counted
+(``Services.strangers``), and those over the limit are dropped without an answer, a log line
+above DEBUG or an audit entry, so that strangers cannot delay the members' answers. A button
+that completes a command acts on the shop it was asked for: if the group has been bound to
+another shop since, the press is answered "expired" and nothing runs.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 from handlers import questions
@@ -17,6 +24,7 @@ from handlers.access import (
     AccessRequest,
     Actor,
     Allowed,
+    CampaignSource,
     ChatKind,
     ChooseCampaign,
     CommandRule,
@@ -29,16 +37,21 @@ from handlers.context import Outcome, Request, Result
 from handlers.parsing import InputError
 from handlers.shopnames import shop_names
 from handlers.spec import AccessFacts, CommandSpec
-from storage import audit, bindings, members, prefs
+from storage import audit, bindings, invites, members, prefs
 from storage.members import Role
 from storage.pending import Choice
 
 log = logging.getLogger("bot.commands")
 NO_FACTS = AccessFacts()
+# The audit keeps what was asked, not whole messages: a stranger's 4 KB stays out of it.
+AUDIT_ARGUMENTS_LIMIT = 200
 
 
 async def run_command(spec: CommandSpec, request: Request) -> None:
     """Run one command for one request, from the access decision to the audit entry."""
+    if _throttled(request):
+        log.debug("/%s from stranger %s dropped", request.command, request.user_id)
+        return
     started = time.monotonic()
     outcome = Outcome(Result.ERROR)
     campaign_id: int | None = None
@@ -65,15 +78,47 @@ async def run_command(spec: CommandSpec, request: Request) -> None:
             chat_id=request.chat_id,
             campaign_id=campaign_id,
             command=request.command,
-            arguments=outcome.arguments
-            if outcome.arguments is not None
-            else " ".join(request.args),
+            arguments=(
+                outcome.arguments if outcome.arguments is not None else " ".join(request.args)
+            )[:AUDIT_ARGUMENTS_LIMIT],
             outcome=str(outcome),
             market_error=outcome.market_error,
         )
 
 
+def _throttled(request: Request) -> bool:
+    """True when the sender has no role in any shop and is over the strangers' limits."""
+    services = request.services
+    if request.user_id is not None and members.has_any_role(services.db, request.user_id):
+        return False
+    # Anonymous senders have no user id: their chat stands for them.
+    sender = request.user_id if request.user_id is not None else request.chat_id
+    return not services.strangers.allow(sender, services.clock(), vouched=_vouched(request))
+
+
+def _vouched(request: Request) -> bool:
+    """A ``/start`` with a valid invite code: an invited person is never lost in a crowd."""
+    if request.command != "start" or len(request.args) != 1:
+        return False
+    row = invites.find_invite(request.services.db, request.args[0])
+    return row is not None and row.used_by is None and row.expires_at > request.services.clock()
+
+
+def _button_expired(spec: CommandSpec, request: Request) -> bool:
+    """A button completing a command in a group bound to another shop (or to none) since it
+    was asked; ``bind`` is asked precisely to change the binding, so it is not."""
+    if request.question_message_id is None or request.chat_kind != ChatKind.GROUP:
+        return False
+    if spec.rule.campaign in (CampaignSource.NONE, CampaignSource.TO_BIND):
+        return False
+    binding = bindings.binding_of(request.services.db, request.chat_id)
+    return binding is None or binding.campaign_id != request.forced_campaign
+
+
 async def _decide_and_run(spec: CommandSpec, request: Request) -> tuple[Outcome, int | None]:
+    if _button_expired(spec, request):
+        await request.reply(request.t("button.expired"))
+        return Outcome(Result.REFUSED, "button_expired"), request.forced_campaign
     facts = spec.facts(request) if spec.facts else NO_FACTS
     if isinstance(facts, InputError):
         # Arguments that make no sense are explained only to people who may run the command
@@ -97,32 +142,34 @@ async def authorize(
     """Ask ``access.decide`` and answer the person unless the answer is a plain yes.
 
     Returns Allowed (with the campaign and role), or the Outcome of a denial or of a "which
-    shop?" question that has been sent. For a rule that takes a role away, the target's role is
-    looked up on the campaign the command resolves to, then the full rule is decided.
+    shop?" question that has been sent. For a rule that takes a role away, or gives one to a
+    named person, the target's current role is looked up on the campaign the command resolves
+    to, then the full rule is decided.
     """
     access = _access_request(request, facts)
-    if rule.target is TargetCheck.REVOKE:
-        first = decide(access, rule.without_target())
-        if not isinstance(first, Allowed) or first.campaign_id is None:
-            return await _answer(request, first)
-        db = request.services.db
-        target = members.get_member(db, first.campaign_id, facts.target_user or 0)
-        access = _access_request(
-            request,
-            AccessFacts(requested_campaign=first.campaign_id),
-            target_role=target.role if target else None,
-            owner_count=members.count_owners(db, first.campaign_id),
-        )
+    names_target = rule.target is TargetCheck.REVOKE or (
+        rule.target is TargetCheck.GIVE and facts.target_user is not None
+    )
+    if not names_target:
+        return await _answer(request, decide(access, rule))
+    first = decide(access, rule if rule.target is TargetCheck.GIVE else rule.without_target())
+    if not isinstance(first, Allowed) or first.campaign_id is None:
+        return await _answer(request, first)
+    db = request.services.db
+    target = members.get_member(db, first.campaign_id, facts.target_user or 0)
+    current = target.role if target else None
+    giving = rule.target is TargetCheck.GIVE
+    access = replace(
+        access,
+        requested_campaign=first.campaign_id,
+        owner_count=members.count_owners(db, first.campaign_id),
+        target_role=access.target_role if giving else current,
+        target_current=current if giving else None,
+    )
     return await _answer(request, decide(access, rule))
 
 
-def _access_request(
-    request: Request,
-    facts: AccessFacts,
-    *,
-    target_role: Role | None = None,
-    owner_count: int = 0,
-) -> AccessRequest:
+def _access_request(request: Request, facts: AccessFacts) -> AccessRequest:
     db = request.services.db
     memberships: dict[int, Role] = {}
     default_campaign = None
@@ -139,8 +186,7 @@ def _access_request(
         bound_campaign=binding.campaign_id if binding else None,
         requested_campaign=request.forced_campaign or facts.requested_campaign,
         default_campaign=default_campaign,
-        target_role=target_role or facts.target_role,
-        owner_count=owner_count,
+        target_role=facts.target_role,
     )
 
 
@@ -154,7 +200,8 @@ async def _answer(
         choices = [
             (names[cid], Choice(request.text, campaign_id=cid)) for cid in decision.campaign_ids
         ]
-        await questions.ask(request, request.t("choose.campaign"), choices, per_row=1)
+        if not await questions.ask(request, request.t("choose.campaign"), choices, per_row=1):
+            return Outcome(Result.REFUSED, "not_asked")
         return Outcome(Result.ASKED, "campaign")
     await deny(request, decision)
     return Outcome(Result.DENIED, decision.reason.value, campaign_id=decision.campaign_id)

@@ -6,17 +6,24 @@ Each handler runs after the command wrapper has decided access (including, for /
 
 from __future__ import annotations
 
-from telegram import User
+from telegram import Message, User
 
 from handlers.access import Allowed, ChatKind
-from handlers.context import ANONYMOUS_ADMIN_ID, Outcome, Request, Result
+from handlers.context import (
+    ANONYMOUS_ADMIN_ID,
+    TELEGRAM_SERVICE_ID,
+    Outcome,
+    Request,
+    Result,
+    display_name,
+)
 from handlers.messaging import send_text
 from handlers.parsing import InputError
 from handlers.shopnames import shop_of
 from handlers.shops import campaign_arg
 from handlers.spec import AccessFacts
 from storage import audit, invites, members, prefs
-from storage.members import Role
+from storage.members import ROLE_RANK, Role
 
 ROLE_WORDS: dict[str, Role] = {
     "courier": "courier",
@@ -30,10 +37,42 @@ def _role_arg(request: Request) -> Role | None:
     return ROLE_WORDS.get(request.args[0].lower()) if request.args else None
 
 
-def _replied_user(request: Request) -> User | None:
+def _replied_message(request: Request) -> Message | None:
+    """The message the command replies to, if it is a reply to anyone's message at all.
+
+    In a forum topic Telegram marks every message as a reply to the topic's first message, a
+    service message "topic created": that is where the command was written, not whom it
+    names. A button press names nobody either.
+    """
     message = request.update.effective_message
     replied = message.reply_to_message if message else None
-    return replied.from_user if replied else None
+    if message is None or replied is None or request.update.callback_query is not None:
+        return None
+    if replied.forum_topic_created is not None:
+        return None
+    if message.is_topic_message and replied.message_id == message.message_thread_id:
+        return None
+    return replied
+
+
+def _person_of(message: Message) -> User | None:
+    """The person who wrote ``message``, or None when no one person did: a channel or an
+    anonymous admin (``sender_chat``), an automatic forward, Telegram itself, or a bot."""
+    user = message.from_user
+    if (
+        user is None
+        or message.sender_chat is not None
+        or message.is_automatic_forward
+        or user.is_bot
+        or user.id in (ANONYMOUS_ADMIN_ID, TELEGRAM_SERVICE_ID)
+    ):
+        return None
+    return user
+
+
+def _replied_person(request: Request) -> User | None:
+    replied = _replied_message(request)
+    return _person_of(replied) if replied is not None else None
 
 
 def invite_facts(request: Request) -> AccessFacts | InputError:
@@ -45,20 +84,30 @@ def invite_facts(request: Request) -> AccessFacts | InputError:
 
 
 def grant_facts(request: Request) -> AccessFacts | InputError:
-    role = _role_arg(request)
-    if role is None or _replied_user(request) is None:
+    role, replied = _role_arg(request), _replied_message(request)
+    if role is None or replied is None:
         return InputError("grant.usage")
-    return AccessFacts(target_role=role)
+    person = _person_of(replied)
+    if person is None:
+        return InputError("grant.not_a_person")
+    return AccessFacts(target_role=role, target_user=person.id)
 
 
 def revoke_facts(request: Request) -> AccessFacts | InputError:
-    target_id = campaign_arg(request.args[0]) if request.args else None
-    replied = _replied_user(request)
-    if not request.args and replied is not None:
-        target_id = replied.id
-    if target_id is None or len(request.args) > 1:
+    if len(request.args) > 1:
         return InputError("revoke.usage")
-    return AccessFacts(target_user=target_id)
+    if request.args:
+        target_id = campaign_arg(request.args[0])
+        if target_id is None:
+            return InputError("revoke.usage")
+        return AccessFacts(target_user=target_id)
+    replied = _replied_message(request)
+    if replied is None:
+        return InputError("revoke.usage")
+    person = _person_of(replied)
+    if person is None:
+        return InputError("revoke.not_a_person")
+    return AccessFacts(target_user=person.id)
 
 
 async def invite(request: Request, access: Allowed) -> Outcome:
@@ -85,20 +134,21 @@ async def invite(request: Request, access: Allowed) -> Outcome:
 
 async def grant(request: Request, access: Allowed) -> Outcome:
     """``/grant <courier|manager>`` as a reply in the bound group: that person gets the role."""
-    role, target = _role_arg(request), _replied_user(request)
+    role, target = _role_arg(request), _replied_person(request)
     assert access.campaign_id is not None and request.user_id is not None
     assert role is not None and target is not None
-    if target.is_bot or target.id == ANONYMOUS_ADMIN_ID:
-        await request.reply(request.t("grant.not_a_person"))
-        return Outcome(Result.BAD_INPUT)
     services = request.services
+    before = members.get_member(services.db, access.campaign_id, target.id)
     members.set_member(
         services.db, access.campaign_id, target.id, role, request.user_id, services.clock()
     )
+    if before is not None and ROLE_RANK[before.role] > ROLE_RANK[role]:
+        # A demoted manager's (or owner's) links must not keep giving the role they lost.
+        invites.drop_unused(services.db, access.campaign_id, target.id)
     await request.reply(
         request.t(
             "grant.done",
-            name=target.full_name,
+            name=display_name(target),
             user_id=target.id,
             role=request.t(f"role.{role}"),
             shop=shop_of(services.db, access.campaign_id),
@@ -114,6 +164,7 @@ async def revoke(request: Request, access: Allowed) -> Outcome:
     target_id, campaign_id = facts.target_user or 0, access.campaign_id
     services = request.services
     members.remove_member(services.db, campaign_id, target_id)
+    invites.drop_unused(services.db, campaign_id, target_id)
     if prefs.get_prefs(services.db, target_id).default_campaign_id == campaign_id:
         prefs.set_default_campaign(services.db, target_id, None)
     shop = shop_of(services.db, campaign_id)

@@ -5,6 +5,8 @@ The button family ``q``: callback data ``q:<question id>:<choice>``. The questio
 again with another text (the missing reason appended, say) and, for "which shop?", on the
 chosen campaign. A press is single-use, only the person who typed the command may press, and
 the completed command runs through the same wrapper, access check included, as a typed one.
+A command that holds anything shaped like an API key is never stored: the person is asked to
+send it again without the key instead.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from handlers.context import Request, request_from_update, services_of
 from handlers.texts import language_for, t
 from storage import pending
 from storage.pending import Choice
+from storage.secrets import contains_secret
 
 PREFIX = "q"
 PATTERN = rf"^{PREFIX}:"
@@ -52,9 +55,14 @@ async def ask(
 ) -> bool:
     """Ask ``question`` under the command with one button per (label, choice).
 
-    False when there is nobody to ask (an anonymous sender) and nothing was sent.
+    False when nothing was asked: there is nobody to ask (an anonymous sender; nothing is
+    sent), or the command holds something shaped like an API key (the person is told to send
+    the command without it, and nothing is stored).
     """
     if request.user_id is None:
+        return False
+    if contains_secret(request.text) or any(contains_secret(c.text) for _, c in choices):
+        await request.reply(request.t("question.secret"))
         return False
     saved = pending.save_pending(
         request.services.db,

@@ -27,7 +27,7 @@ from telegram.ext import (
 )
 
 from bot.market.writes import MoveKind, TrackKind
-from handlers import keyguard, lines, orders, people, questions, shops, start
+from handlers import approvals, connect, keyguard, lines, orders, people, questions, shops, start
 from handlers.access import ANY_CHAT, GROUP, PRIVATE, Allowed, CampaignSource, CommandRule
 from handlers.access import TargetCheck as Target
 from handlers.context import Outcome, Request, Result, request_from_update
@@ -70,7 +70,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     # The Market API key is the proof of authority, and keys are accepted in private only.
     CommandSpec(
         "connect",
-        shops.connect,
+        connect.connect,
         CommandRule(PRIVATE, CampaignSource.NONE, None),
         "/connect 21000000 ACMA:xxxx:yyyy",
     ),
@@ -214,13 +214,17 @@ def install(application: Application) -> None:  # type: ignore[type-arg]
         group=-1,
     )
     for spec in COMMANDS:
-        # Edited messages are not commands again: only new messages are handled.
+        # Edited messages are not commands again: only new messages are handled. A forwarded
+        # message is someone else's words, not a command of the person forwarding it.
         application.add_handler(
             CommandHandler(
-                spec.name, partial(_on_command, spec), filters=filters.UpdateType.MESSAGE
+                spec.name,
+                partial(_on_command, spec),
+                filters=filters.UpdateType.MESSAGE & ~filters.FORWARDED,
             )
         )
     application.add_handler(
         CallbackQueryHandler(partial(questions.on_press, rerun=_rerun), pattern=questions.PATTERN)
     )
+    application.add_handler(CallbackQueryHandler(approvals.on_press, pattern=approvals.PATTERN))
     application.add_handler(CallbackQueryHandler(_stale_button))

@@ -48,9 +48,8 @@ async def accept_invite(request: Request, code: str) -> Outcome:
         if request.user_id is not None
         else {}
     )
-    view = InviteView(row.campaign_id, row.role, row.expires_at, row.used_by) if row else None
     decision = check_invite(
-        view,
+        _view_of(request, row),
         actor=Actor(user_id=request.user_id, is_bot=request.is_bot, anonymous=request.anonymous),
         chat_kind=request.chat_kind,
         memberships=memberships,
@@ -80,8 +79,23 @@ async def accept_invite(request: Request, code: str) -> Outcome:
             "invite.accepted", role=role_words, shop=shop, next=request.t("invite.accepted_next")
         )
     )
-    # Tell the person who made the invite, in their own language.
-    creator_lang = prefs.get_prefs(services.db, row.created_by).language
+    await _tell_creator(request, row, shop)
+    return Outcome(Result.OK, campaign_id=campaign_id, arguments=hidden)
+
+
+def _view_of(request: Request, row: invites.InviteRow | None) -> InviteView | None:
+    """The invite's facts, with its creator's role as it is now, not when it was made."""
+    if row is None:
+        return None
+    creator = members.get_member(request.services.db, row.campaign_id, row.created_by)
+    return InviteView(
+        row.campaign_id, row.role, row.expires_at, row.used_by, creator.role if creator else None
+    )
+
+
+async def _tell_creator(request: Request, row: invites.InviteRow, shop: str) -> None:
+    """Tell the person who made the invite, in their own language."""
+    creator_lang = prefs.get_prefs(request.services.db, row.created_by).language
     lang = language_for(None, creator_lang) if creator_lang else request.lang
     await send_text(
         request.context.bot,
@@ -95,4 +109,3 @@ async def accept_invite(request: Request, code: str) -> Outcome:
             shop=shop,
         ),
     )
-    return Outcome(Result.OK, campaign_id=campaign_id, arguments=hidden)

@@ -88,3 +88,16 @@ def use_invite(db: Database, code_hash: str, user_id: int, now: datetime) -> boo
         )
         == 1
     )
+
+
+def drop_unused(db: Database, campaign_id: int, created_by: int) -> int:
+    """Delete the unused invites ``created_by`` made for the campaign; returns how many.
+
+    Called when that person loses their role there (or part of it): a link they handed out
+    must not outlive their right to give it. Used invites stay, as the record of who joined.
+    """
+    return change(
+        db,
+        "DELETE FROM invites WHERE campaign_id = ? AND created_by = ? AND used_by IS NULL",
+        (campaign_id, created_by),
+    )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Literal
 
 from sqlite_utils import Database
@@ -12,6 +14,12 @@ from storage._common import change, row_of, stamp, table, upsert, values_of
 
 Role = Literal["owner", "manager", "courier"]
 ROLES: tuple[Role, ...] = ("owner", "manager", "courier")
+ROLE_RANK: Mapping[Role, int] = MappingProxyType({"courier": 1, "manager": 2, "owner": 3})
+
+
+def role_at_least(role: Role | None, needed: Role) -> bool:
+    """Return True if ``role`` is ``needed`` or higher; no role (None) never suffices."""
+    return role is not None and ROLE_RANK[role] >= ROLE_RANK[needed]
 
 
 def as_role(value: str) -> Role:
@@ -80,3 +88,9 @@ def members_of(db: Database, campaign_id: int) -> list[MemberRow]:
 
 def count_owners(db: Database, campaign_id: int) -> int:
     return table(db, "members").count_where("campaign_id = ? AND role = 'owner'", [campaign_id])
+
+
+def has_any_role(db: Database, user_id: int) -> bool:
+    """True when the user is a member of at least one campaign (one indexed lookup)."""
+    row = db.execute("SELECT 1 FROM members WHERE user_id = ? LIMIT 1", [user_id]).fetchone()
+    return row is not None

@@ -24,6 +24,7 @@ from handlers.access import (
     check_invite,
     decide,
 )
+from handlers.context import StrangerLimiter
 from handlers.registry import BY_NAME
 
 PRIVATE = ChatKind.PRIVATE
@@ -47,6 +48,7 @@ def req(
     requested: int | None = None,
     default: int | None = None,
     target: Role | None = None,
+    current: Role | None = None,
     owners: int = 0,
 ) -> tuple[str, AccessRequest]:
     """The request, with the name of the command whose registered rule decides it."""
@@ -58,6 +60,7 @@ def req(
         requested_campaign=requested,
         default_campaign=default,
         target_role=target,
+        target_current=current,
         owner_count=owners,
     )
 
@@ -210,6 +213,37 @@ CASES = [
         Denied(R.NOT_MEMBER, 2),
         id="grant-owner-of-other-campaign",
     ),
+    # grant to someone who already has a role: the rank rules of revoke
+    pytest.param(
+        req("grant", GROUP, OWNER, bound=1, target="courier", current="owner", owners=1),
+        Denied(R.LAST_OWNER, 1),
+        id="grant-demotes-last-owner",
+    ),
+    pytest.param(
+        req("grant", GROUP, OWNER, bound=1, target="manager", current="owner", owners=1),
+        Denied(R.LAST_OWNER, 1),
+        id="grant-manager-to-last-owner",
+    ),
+    pytest.param(
+        req("grant", GROUP, OWNER, bound=1, target="courier", current="owner", owners=2),
+        Allowed(1, "owner"),
+        id="grant-demotes-one-of-two-owners",
+    ),
+    pytest.param(
+        req("grant", GROUP, OWNER, bound=1, target="courier", current="manager", owners=1),
+        Allowed(1, "owner"),
+        id="grant-demotes-manager",
+    ),
+    pytest.param(
+        req("grant", GROUP, OWNER, bound=1, target="manager", current="courier", owners=1),
+        Allowed(1, "owner"),
+        id="grant-promotes-courier",
+    ),
+    pytest.param(
+        req("grant", GROUP, MANAGER, bound=1, target="courier", current="courier"),
+        Denied(R.ROLE_TOO_LOW, 1),
+        id="grant-by-manager-to-courier",
+    ),
     # revoke
     pytest.param(
         req("revoke", GROUP, OWNER, bound=1, target="manager"), Allowed(1, "owner"), id="rev-m"
@@ -314,10 +348,49 @@ NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)
 
 
+GIVE_BY_MANAGER = CommandRule(
+    frozenset({GROUP}), CampaignSource.ACTIVE, "manager", TargetCheck.GIVE
+)
+
+# A rule under which managers may give roles too (none is registered so today): who may
+# change whose role, by rank.
+GIVE_CASES = [
+    pytest.param(MANAGER, "courier", None, 0, Allowed(1, "manager"), id="mgr-new-courier"),
+    pytest.param(MANAGER, "courier", "courier", 0, Allowed(1, "manager"), id="mgr-courier-again"),
+    pytest.param(MANAGER, "courier", "manager", 0, Denied(R.ROLE_TOO_LOW, 1), id="mgr-demotes-mgr"),
+    pytest.param(MANAGER, "courier", "owner", 2, Denied(R.ROLE_TOO_LOW, 1), id="mgr-demotes-own"),
+    pytest.param(MANAGER, "manager", None, 0, Denied(R.ROLE_TOO_LOW, 1), id="mgr-gives-mgr"),
+    pytest.param(OWNER, "courier", "manager", 1, Allowed(1, "owner"), id="owner-demotes-mgr"),
+    pytest.param(OWNER, "manager", "owner", 2, Allowed(1, "owner"), id="owner-demotes-owner"),
+    pytest.param(OWNER, "courier", "owner", 1, Denied(R.LAST_OWNER, 1), id="owner-last-owner"),
+    pytest.param(OWNER, "owner", "owner", 1, Allowed(1, "owner"), id="owner-stays-owner"),
+]
+
+
+@pytest.mark.parametrize(("memberships", "give", "current", "owners", "expected"), GIVE_CASES)
+def test_changing_a_role_follows_rank(
+    memberships: Mapping[int, Role],
+    give: Role,
+    current: Role | None,
+    owners: int,
+    expected: Decision,
+) -> None:
+    _, request_ = req(
+        "grant", GROUP, memberships, bound=1, target=give, current=current, owners=owners
+    )
+    assert decide(request_, GIVE_BY_MANAGER) == expected
+
+
 def invite(
-    role: Role = "courier", *, expires_at: datetime = LATER, used_by: int | None = None
+    role: Role = "courier",
+    *,
+    expires_at: datetime = LATER,
+    used_by: int | None = None,
+    creator: Role | None = "owner",
 ) -> InviteView:
-    return InviteView(campaign_id=7, role=role, expires_at=expires_at, used_by=used_by)
+    return InviteView(
+        campaign_id=7, role=role, expires_at=expires_at, used_by=used_by, creator_role=creator
+    )
 
 
 INVITE_CASES = [
@@ -393,6 +466,46 @@ INVITE_CASES = [
     pytest.param(
         invite(), PRIVATE, STRANGER, Actor(None), NOW, Denied(R.ANONYMOUS), id="no-user-id"
     ),
+    # The creator's role now, not when the invite was made, decides whether it still works.
+    pytest.param(
+        invite(creator="manager"), PRIVATE, STRANGER, USER, NOW, Allowed(7, "courier"), id="by-mgr"
+    ),
+    pytest.param(
+        invite(creator=None),
+        PRIVATE,
+        STRANGER,
+        USER,
+        NOW,
+        Denied(R.INVITE_WITHDRAWN, 7),
+        id="creator-revoked",
+    ),
+    pytest.param(
+        invite(creator="courier"),
+        PRIVATE,
+        STRANGER,
+        USER,
+        NOW,
+        Denied(R.INVITE_WITHDRAWN, 7),
+        id="creator-demoted-to-courier",
+    ),
+    pytest.param(
+        invite("manager", creator="manager"),
+        PRIVATE,
+        STRANGER,
+        USER,
+        NOW,
+        Denied(R.INVITE_WITHDRAWN, 7),
+        id="manager-invite-of-demoted-owner",
+    ),
+    pytest.param(
+        invite(creator=None, used_by=2002),
+        PRIVATE,
+        STRANGER,
+        USER,
+        NOW,
+        Denied(R.INVITE_USED, 7),
+        id="used-before-withdrawn",
+    ),
 ]
 
 
@@ -462,3 +575,17 @@ def test_check_invite_refuses_naive_times() -> None:
 def test_inconsistent_rules_are_refused(make: Callable[[], CommandRule]) -> None:
     with pytest.raises(ValueError):
         make()
+
+
+def test_strangers_are_limited_per_person_and_together() -> None:
+    limiter = StrangerLimiter(per_person=3, overall=5, window=timedelta(minutes=1))
+    assert [limiter.allow(1, NOW) for _ in range(4)] == [True, True, True, False]
+    # Two more from someone else fill the overall limit.
+    assert [limiter.allow(2, NOW) for _ in range(3)] == [True, True, False]
+    assert limiter.allow(3, NOW) is False
+    # A valid invite is not stopped by the crowd, only by the person's own limit.
+    assert limiter.allow(3, NOW, vouched=True) is True
+    # Dropped commands are not counted: a minute after the first ones, everyone may again.
+    later = NOW + timedelta(minutes=1, microseconds=1)
+    assert [limiter.allow(1, later) for _ in range(4)] == [True, True, True, False]
+    assert limiter.allow(2, later) is True

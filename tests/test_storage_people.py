@@ -137,7 +137,7 @@ def test_forget_campaign_removes_everything_but_history(db: Database) -> None:
         for chat in (GROUP_CHAT, -5)
     }
     operation = NewOperation(1, CAMPAIGN, "track", {"order_id": 1})
-    batch, _ = operations.create_batch(
+    batch, _, _ = operations.create_batch(
         db,
         NewBatch(GROUP_CHAT, 10, None, COURIER, "ru", "track", [operation]),
         now=NOW,
@@ -242,6 +242,37 @@ def test_a_stored_unknown_role_is_not_read_as_a_role(db: Database) -> None:
         members.get_member(db, CAMPAIGN, COURIER)
 
 
+def test_has_any_role_looks_across_campaigns(db: Database) -> None:
+    connect(db, CAMPAIGN)
+    connect(db, OTHER_CAMPAIGN)
+    members.set_member(db, OTHER_CAMPAIGN, COURIER, "courier", OWNER, NOW)
+    assert members.has_any_role(db, COURIER) is True
+    assert members.has_any_role(db, STRANGER) is False
+    members.remove_member(db, OTHER_CAMPAIGN, COURIER)
+    assert members.has_any_role(db, COURIER) is False
+
+
+@pytest.mark.parametrize(
+    ("role", "needed", "expected"),
+    [
+        ("owner", "manager", True),
+        ("manager", "manager", True),
+        ("courier", "manager", False),
+        ("manager", "owner", False),
+        (None, "courier", False),
+    ],
+)
+def test_role_at_least_orders_roles(
+    role: members.Role | None, needed: members.Role, expected: bool
+) -> None:
+    assert members.role_at_least(role, needed) is expected
+    assert sorted(members.ROLES, key=members.ROLE_RANK.__getitem__) == [
+        "courier",
+        "manager",
+        "owner",
+    ]
+
+
 # --- bindings ----------------------------------------------------------------------------------
 
 
@@ -298,6 +329,24 @@ def test_expired_invite_cannot_be_used(db: Database) -> None:
         invites.create_invite(db, CAMPAIGN, "courier", OWNER, NOW, ttl=timedelta(0))
     with pytest.raises(ValueError, match="role"):
         invites.create_invite(db, CAMPAIGN, "admin", OWNER, NOW)  # type: ignore[arg-type]
+
+
+def test_drop_unused_removes_only_that_creators_open_invites(db: Database) -> None:
+    connect(db, CAMPAIGN)
+    connect(db, OTHER_CAMPAIGN)
+    open_codes = [invites.create_invite(db, CAMPAIGN, "courier", MANAGER, NOW)[0] for _ in range(3)]
+    used, used_row = invites.create_invite(db, CAMPAIGN, "courier", MANAGER, NOW)
+    assert invites.use_invite(db, used_row.code_hash, COURIER, NOW)
+    elsewhere, _ = invites.create_invite(db, OTHER_CAMPAIGN, "courier", MANAGER, NOW)
+    owners, _ = invites.create_invite(db, CAMPAIGN, "courier", OWNER, NOW)
+
+    assert invites.drop_unused(db, CAMPAIGN, MANAGER) == 3
+    assert [invites.find_invite(db, code) for code in open_codes] == [None, None, None]
+    # The used one stays as the record of who joined; other shops and other creators keep theirs.
+    assert invites.find_invite(db, used) is not None
+    assert invites.find_invite(db, elsewhere) is not None
+    assert invites.find_invite(db, owners) is not None
+    assert invites.drop_unused(db, CAMPAIGN, MANAGER) == 0
 
 
 def test_only_the_invite_hash_reaches_the_file(tmp_path: Path) -> None:
