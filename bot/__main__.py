@@ -1,4 +1,8 @@
-"""``python -m bot``: read settings, run until SIGTERM/SIGINT, exit with a clear line on errors."""
+"""``python -m bot``: read settings, run until SIGTERM/SIGINT, exit with a clear line on errors.
+
+Exit codes: 0 after a clean stop; 1 when Telegram cannot be reached; 2 for a setting, a file or
+a key that needs fixing; 3 when another bot already runs on the same database.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ from telegram.error import InvalidToken, NetworkError
 from bot.app import run
 from bot.config import Settings, SettingsError, load_settings
 from bot.logs import setup_logging
+from storage.db import DatabaseInUseError, StorageFileError, lock_database
+from storage.migrations import SchemaTooNewError
 from storage.secrets import SecretKeyError
 
 
@@ -39,8 +45,12 @@ def main() -> int:
         return _fail(str(exc), 2)
     setup_logging(settings.log_level, [settings.telegram_bot_token.get_secret_value()])
     try:
-        asyncio.run(_main(settings))
-    except SecretKeyError as exc:
+        # One process per database, decided before anything touches it; held until exit.
+        with lock_database(settings.bot_db_path):
+            asyncio.run(_main(settings))
+    except DatabaseInUseError as exc:
+        return _fail(str(exc), 3)
+    except (StorageFileError, SchemaTooNewError, SecretKeyError) as exc:
         return _fail(str(exc), 2)
     except InvalidToken:
         return _fail("Telegram rejected TELEGRAM_BOT_TOKEN: check it with @BotFather", 2)

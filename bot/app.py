@@ -17,6 +17,7 @@ from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
 from bot.config import Settings
+from bot.janitor import Janitor
 from bot.logs import protect_logs
 from bot.market.client import MarketClient
 from bot.market.limits import utcnow
@@ -24,14 +25,12 @@ from bot.worker import Worker
 from handlers import registry
 from handlers.context import Services
 from handlers.reporting import TelegramReporter
-from storage import pending
 from storage.db import open_database
 from storage.secrets import KeyBox
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 5.0
-PENDING_KEPT_FOR = timedelta(days=2)
 
 
 def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
@@ -72,17 +71,16 @@ async def run(
 ) -> None:
     """Run the bot until ``stop`` is set.
 
-    Raises storage.secrets.SecretKeyError when the secret key does not fit the database, and
+    Raises storage.secrets.SecretKeyError when the secret key does not fit the database,
+    storage.db.StorageFileError when the database or its key file cannot be used, and
     telegram.error.InvalidToken when Telegram rejects the token.
     """
     protect_logs([settings.telegram_bot_token.get_secret_value()])
     db = open_database(settings.bot_db_path)
     try:
         secret = settings.bot_secret_key.get_secret_value() if settings.bot_secret_key else None
-        keybox = KeyBox.load(secret, settings.bot_db_path)
+        keybox = KeyBox.load(secret, settings.bot_db_path, db=db)
         keybox.verify(db)
-        # Buttons older than this are answered "expired" anyway; keep the table small.
-        pending.purge_pending(db, utcnow() - PENDING_KEPT_FOR)
         market = MarketClient(
             settings.market_api_base_url,
             parallel_limit=settings.market_parallel_limit,
@@ -131,6 +129,9 @@ async def _serve(
         )
         log.info("bot @%s is polling", application.bot.username)
         await worker.start()
+        retention = timedelta(days=settings.retention_days)
+        janitor = Janitor(db, retention=retention, clock=utcnow)  # type: ignore[arg-type]
+        await janitor.start()
         menus = asyncio.create_task(_publish_menus(application))
         try:
             await stop.wait()
@@ -138,6 +139,7 @@ async def _serve(
             log.info("stopping: no new updates; letting Market calls in flight finish")
             await application.updater.stop()
             await worker.stop(grace=STOP_GRACE_SECONDS)
+            await janitor.stop()
             menus.cancel()
             await asyncio.gather(menus, return_exceptions=True)
             await application.stop()

@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     telegram_max_messages_per_second: float = Field(default=30.0, gt=0)
     telegram_poll_timeout: int = Field(default=10, ge=0, le=50)
     retry_base_seconds: float = Field(default=2.0, gt=0, le=600)
+    retention_days: int = Field(default=90, ge=1, le=3650)
     log_level: str = "INFO"
 
     @field_validator("telegram_bot_token")

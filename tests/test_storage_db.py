@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import logging
 import os
 import stat
 from collections.abc import Iterator
@@ -20,10 +21,24 @@ from sqlite_utils.db import Table
 
 from storage import audit, campaigns, pending, prefs
 from storage._common import row_of, stamp, values_of
-from storage.db import open_database, open_memory_database, transaction
+from storage.db import (
+    DatabaseInUseError,
+    StorageFileError,
+    lock_database,
+    open_database,
+    open_memory_database,
+    transaction,
+)
 from storage.migrations import MIGRATIONS, SchemaTooNewError, apply_migrations, schema_version
 from storage.pending import Choice
-from storage.secrets import KeyBox, SecretKeyError, contains_secret, redact
+from storage.secrets import (
+    REDACTED,
+    KeyBox,
+    SecretKeyError,
+    contains_secret,
+    redact,
+    remember_secret,
+)
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 API_KEY = "ACMA:Zx9Qw3Er5Ty7Ui1Op2As4Df6Gh8Jk0LzXcVbNm12:a1b2c3d4"
@@ -137,7 +152,7 @@ def test_version_1_database_is_migrated_with_its_data(db_path: Path) -> None:
     old.close()
 
     migrated = open_database(db_path)
-    assert schema_version(migrated) == 2
+    assert schema_version(migrated) == MIGRATIONS[-1][0]
     [question] = migrated.execute("SELECT id FROM pending").fetchall()
     row = pending.get_pending(migrated, question[0])
     assert row is not None
@@ -174,11 +189,99 @@ def test_new_database_and_side_files_are_private(db_path: Path) -> None:
     assert umask_after_open == 0o022  # restored: the umask is process-wide
 
 
-def test_existing_database_is_tightened_to_0600(db_path: Path) -> None:
+def test_existing_database_is_tightened_to_0600_with_a_warning(
+    db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     open_database(db_path).close()
     db_path.chmod(0o644)
-    open_database(db_path).close()
+    with caplog.at_level(logging.WARNING, logger="storage.db"):
+        open_database(db_path).close()
     assert mode(db_path) == 0o600
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{db_path} was readable by other users (mode 0644); changed it to 0600: the files of "
+        "the bot's database are for its owner only"
+    ]
+    caplog.clear()
+    open_database(db_path).close()  # already private: nothing to say
+    assert caplog.records == []
+
+
+@pytest.mark.parametrize("read_only", [0o400, 0o444, 0o555])
+def test_read_only_database_is_refused_untouched(db_path: Path, read_only: int) -> None:
+    open_database(db_path).close()
+    db_path.chmod(read_only)
+    with pytest.raises(StorageFileError, match="is read-only") as caught:
+        open_database(db_path)
+    assert mode(db_path) == read_only
+    assert str(db_path) in str(caught.value) and "chmod 600" in str(caught.value)
+
+
+def test_file_that_is_not_a_database_is_refused_untouched(db_path: Path) -> None:
+    junk = b"PK\x03\x04" + os.urandom(2000)
+    db_path.write_bytes(junk)
+    db_path.chmod(0o640)
+    with pytest.raises(StorageFileError) as caught:
+        open_database(db_path)
+    assert str(caught.value) == (
+        f"the database {db_path} is not a SQLite database, or is damaged: restore it (with its "
+        ".key file) from a backup, or set BOT_DB_PATH to a new file"
+    )
+    assert (db_path.read_bytes(), mode(db_path)) == (junk, 0o640)
+    assert not Path(f"{db_path}-wal").exists()
+
+
+def test_damaged_database_past_its_header_is_refused(db_path: Path) -> None:
+    open_database(db_path).close()
+    data = bytearray(db_path.read_bytes())
+    data[16:100] = os.urandom(84)  # the page size and the rest of the header
+    db_path.write_bytes(bytes(data))
+    with pytest.raises(StorageFileError, match="is not a SQLite database, or is damaged"):
+        open_database(db_path)
+
+
+def test_missing_directory_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "gone" / "bot.sqlite3"
+    for attempt in (open_database, lock_database):
+        with pytest.raises(StorageFileError) as caught:
+            attempt(path)
+        assert str(caught.value).startswith(f"the directory {path.parent} does not exist")
+    assert not path.parent.exists()
+
+
+# --- one process per database ------------------------------------------------------------------
+
+
+def test_the_lock_is_exclusive_names_its_holder_and_is_released(db_path: Path) -> None:
+    lock_file = Path(f"{db_path}.lock")
+    with lock_database(db_path) as held:
+        assert held.path == lock_file
+        assert mode(lock_file) == 0o600
+        assert lock_file.read_text() == f"{os.getpid()}\n"
+        # Any other open of the lock file is refused (another process: tests/test_entry_point).
+        with pytest.raises(DatabaseInUseError) as caught:
+            lock_database(db_path)
+        assert str(caught.value) == (
+            f"another bot is running on this database (pid {os.getpid()}); one process per "
+            f"database ({db_path})"
+        )
+    assert lock_file.read_text() == ""
+    again = lock_database(db_path)
+    again.release()
+    again.release()  # twice is harmless
+
+
+def test_read_only_or_lax_lock_file(db_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    lock_file = Path(f"{db_path}.lock")
+    lock_file.write_text("")
+    lock_file.chmod(0o444)
+    with pytest.raises(StorageFileError, match="is read-only"):
+        lock_database(db_path)
+    assert mode(lock_file) == 0o444
+    lock_file.chmod(0o664)
+    with caplog.at_level(logging.WARNING, logger="storage.db"):
+        lock_database(db_path).release()
+    assert mode(lock_file) == 0o600
+    assert "(mode 0664); changed it to 0600" in caplog.text
 
 
 def test_connection_pragmas(db_path: Path) -> None:
@@ -287,6 +390,46 @@ def test_key_file_is_generated_private_and_reused(db_path: Path) -> None:
     assert KeyBox.load(None, db_path).decrypt(first.encrypt(API_KEY)) == API_KEY
 
 
+def test_key_file_others_may_read_is_tightened_with_a_warning(
+    db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = KeyBox.load(None, db_path)
+    key_file = Path(f"{db_path}.key")
+    key_file.chmod(0o644)
+    with caplog.at_level(logging.WARNING, logger="storage.db"):
+        again = KeyBox.load(None, db_path)
+    assert again.decrypt(first.encrypt(API_KEY)) == API_KEY
+    assert mode(key_file) == 0o600
+    assert f"{key_file} was readable by other users (mode 0644); changed it to 0600" in caplog.text
+
+
+def test_read_only_key_file_is_used_as_it_is(db_path: Path) -> None:
+    first = KeyBox.load(None, db_path)
+    key_file = Path(f"{db_path}.key")
+    key_file.chmod(0o400)
+    assert KeyBox.load(None, db_path).decrypt(first.encrypt(API_KEY)) == API_KEY
+    assert mode(key_file) == 0o400
+
+
+def test_lost_key_file_is_not_replaced_when_the_database_holds_keys(db_path: Path) -> None:
+    database = open_database(db_path)
+    assert KeyBox.load(None, db_path, db=database)  # a new database: the file is generated
+    key_file = Path(f"{db_path}.key")
+    KeyBox.load(None, db_path, db=database).verify(database)
+    key_file.unlink()
+    with pytest.raises(SecretKeyError, match="is missing") as caught:
+        KeyBox.load(None, db_path, db=database)
+    assert str(key_file) in str(caught.value)
+    assert not key_file.exists()
+    # BOT_SECRET_KEY still works, and a database without keys still gets a new file.
+    assert KeyBox.load(Fernet.generate_key().decode(), db_path, db=database)
+    database.close()
+    fresh = open_database(db_path.with_name("fresh.sqlite3"))
+    KeyBox.load(None, db_path.with_name("fresh.sqlite3"), db=fresh)
+    assert Path(f"{db_path.with_name('fresh.sqlite3')}.key").exists()
+    fresh.close()
+
+
 def test_without_any_path_the_key_is_ephemeral() -> None:
     first, second = KeyBox.load(None, None), KeyBox.load(None, ":memory:")
     with pytest.raises(SecretKeyError):
@@ -384,11 +527,72 @@ def test_database_file_holds_neither_key_nor_its_base64(db_path: Path) -> None:
         ),
         ("retry after 2025-01-01T12:00:00+03:00", "retry after 2025-01-01T12:00:00+03:00"),
         ("ru/v2/campaigns/21000001/orders/123/delivery",) * 2,
+        # Text quoted as a repr or JSON: a newline is the two characters "\n".
+        (r"text='/connect\nACMA:Zx9Qw3Er5Ty7:a1b2c3d4'", r"text='/connect\n[redacted]'"),
+        (r"'\ny0_AgAAAAAbCdEfGhIjKlMn'", r"'\n[redacted]'"),
+        (r"'\n123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw'", r"'\n[redacted]'"),
+        ('{"k": "ACMA:Zx9Qw3Er5Ty7:a1b2c3d4"},', '{"k": "[redacted]"},'),
+        # Unusual and lower-case prefixes.
+        ("key acma:abc123def456:ff00 here", "key [redacted] here"),
+        ("(XYZW:k3y9Body77:c0de)", "([redacted])"),
+        (
+            "GET http://127.0.0.1:8080/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/getMe",
+            "GET http://127.0.0.1:8080/bot[redacted]/getMe",
+        ),
+        # Whatever follows /connect is a key, whatever its shape.
+        ("/connect 21000001 mykeyisthis", "/connect 21000001 [redacted]"),
+        (
+            r"'text': '/connect\n21000001 plainwords4key'",
+            r"'text': '/connect\n21000001 [redacted]'",
+        ),
+        ("/connect@DbsTestBot lonelykey1 x", "/connect@DbsTestBot [redacted] x"),
+        ("Usage: /connect <campaignId> <apiKey>",) * 2,
+        ("bot.commands /connect user=1001 chat=1001 campaign=21000001 → ok",) * 2,
+        ("/connected somethinglong and /connect 21000001",) * 2,
+        # Not secrets.
+        ("outcome=refused:key_in_group",) * 2,
+        ("at 12:30:45, see http://127.0.0.1:8080/bot",) * 2,
+        ("Bad Request: message to delete not found",) * 2,
+        ("bot.commands /track user=1001 chat=-100500 campaign=21000001",) * 2,
     ],
 )
 def test_redact(text: str, expected: str) -> None:
     assert redact(text) == expected
     assert contains_secret(text) is (text != expected)
+
+
+def test_known_secrets_are_redacted_whatever_their_shape() -> None:
+    odd = "qwertyuiop1234567890"  # no shape gives it away: lower case and digits
+    glued = "zz:mnbvcxzlkjhgf0987:1"
+    assert redact(f"key={odd}") == f"key={odd}"
+    remember_secret(f" {odd}\n")
+    remember_secret(glued)
+    assert redact(f"key={odd}!") == "key=[redacted]!"
+    assert redact(rf"'\n{odd}'") == r"'\n[redacted]'"
+    assert redact(f"a {glued} b") == "a [redacted] b"
+    # A piece between colons, when the key was cut there, still does not show.
+    assert redact("…mnbvcxzlkjhgf0987") == "…[redacted]"
+    assert contains_secret(f"here: {odd}")
+
+
+@pytest.mark.parametrize("value", ["", "short", "/track 1 RR1 51", "two words and more"])
+def test_short_or_spaced_values_are_not_remembered(value: str) -> None:
+    remember_secret(value)
+    assert redact(f"x {value} y") == f"x {value} y"
+
+
+def test_keys_the_key_box_handles_are_remembered() -> None:
+    fernet_key = Fernet.generate_key()
+    box = KeyBox(fernet_key)
+    stored = "lowercasekey0000111122223333"
+    token = Fernet(fernet_key).encrypt(stored.encode())
+    assert redact(stored) == stored
+    assert box.decrypt(token) == stored
+    assert redact(f"[{stored}]") == "[[redacted]]"
+    typed = "anotherlowercasekey99998888"
+    box.encrypt(typed)
+    assert redact(typed) == REDACTED
+    assert redact(fernet_key.decode()) == REDACTED
 
 
 def test_record_always_redacts_and_recent_is_newest_first(db: Database) -> None:
