@@ -228,3 +228,18 @@ async def test_track_with_bot_name_in_group_and_another_bots_name_ignored(bot: R
     assert answer.startswith("✅")
     assert "Заказ 102" in answer
     assert bot.market.order(CAMPAIGN, 102).track_codes == [("AB1", 51)]
+
+
+async def test_forged_button_data_is_answered_and_runs_nothing(bot: RunningBot) -> None:
+    forged = (f"q:{2**64}:0", f"q:{2**63}:0", "q:1:99", "q:abc:0", "q:-1:0", "zz:1", "pick:1:2")
+    for data in forged:
+        query_id = bot.telegram.press_button(COURIER, COURIER, 1, data)
+        answer = await bot.telegram.await_call(
+            lambda c, q=query_id: (
+                c.method == "answerCallbackQuery" and c.params.get("callback_query_id") == q
+            ),
+            5,
+        )
+        assert answer.ok
+        assert "expired" in str(answer.params.get("text", "")), data
+    assert bot.market.records == []
