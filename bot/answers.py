@@ -43,6 +43,9 @@ class Reporter(Protocol):
     async def final(self, batch: BatchRow, ops: list[OperationRow]) -> Delivery:
         """Send the final answer of a batch whose operations have all ended."""
 
+    async def key_refused(self, campaign_id: int, error: dict[str, Any]) -> None:
+        """Market refused the shop's key (401/403) for a write: tell the shop's owners."""
+
 
 class Answers:
     """Progress notes and final answers, per batch (one Telegram message of commands)."""
@@ -69,6 +72,7 @@ class Answers:
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._finals: dict[str, asyncio.Task[None]] = {}
         self._noted: set[str] = set()
+        self._alerts: set[asyncio.Task[None]] = set()
         self._stopping = False
 
     @property
@@ -87,6 +91,17 @@ class Answers:
         self._cancel_timer(batch_id)
         await self._note(batch_id)
 
+    def key_refused(self, campaign_id: int, error: dict[str, Any]) -> None:
+        """Tell the shop's owners that Market refused its key (the reporter decides how often)."""
+        if not self._stopping:
+            self._alerts.add(self._spawn(self._alert(campaign_id, error), f"key-{campaign_id}"))
+
+    async def _alert(self, campaign_id: int, error: dict[str, Any]) -> None:
+        try:
+            await self.reporter.key_refused(campaign_id, error)
+        except Exception:
+            log.exception("could not tell the owners of %s about their key", campaign_id)
+
     def finished(self, batch_id: str, *, backlog: bool = False) -> None:
         """Every operation of the batch has ended: deliver its final answer (``backlog``: an
         answer an earlier run could not send, delivered behind today's)."""
@@ -98,7 +113,7 @@ class Answers:
     async def stop(self, grace: float = 0.0) -> None:
         """Stop: no new notes; finals being sent get ``grace`` seconds to go out. Those still
         undelivered stay unreported and go out after the next start."""
-        timers = list(self._timers.values())
+        timers = [*self._timers.values(), *self._alerts]
         for timer in timers:
             timer.cancel()
         finals = list(self._finals.values())
@@ -116,7 +131,9 @@ class Answers:
         return self._sending.locked()
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-        return asyncio.create_task(coro, name=name)
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(self._alerts.discard)
+        return task
 
     def _cancel_timer(self, batch_id: str) -> None:
         timer = self._timers.pop(batch_id, None)

@@ -273,6 +273,8 @@ class Worker:
         self._open.pop(job.batch_id, None)
         if result is not None:
             self.answers.finished(job.batch_id)
+        if result is not None and (result.error or {}).get("status") in (401, 403):
+            self.answers.key_refused(job.campaign_id, result.error or {})
 
     # --- one attempt --------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ if there was one, is then deleted. A note is edited only when its text changes.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -21,9 +22,12 @@ from bot.market.writes import OperationKind, Words, kind_named
 from handlers.explain import explain
 from handlers.messaging import delete, edit_text, send, send_text, will_never_arrive
 from handlers.shopnames import shop_names
-from handlers.texts import Lang, t
-from storage import operations
+from handlers.texts import Lang, language_for, t
+from storage import members, operations, prefs
 from storage.operations import BatchRow, OperationRow
+
+# Owners hear about a refused key at most this often per shop (seconds).
+KEY_ALERT_EVERY = 3600.0
 
 
 def _lang(batch: BatchRow) -> Lang:
@@ -37,6 +41,8 @@ class TelegramReporter:
         self.tz = tz
         # The text each progress note shows now, so that an edit never repeats it.
         self._shown: dict[str, str] = {}
+        # When each shop's owners were last told that Market refused the key.
+        self._alerted: dict[int, float] = {}
 
     async def progress(self, batch: BatchRow, ops: list[OperationRow]) -> None:
         text = progress_text(batch, ops, self.tz)
@@ -65,6 +71,22 @@ class TelegramReporter:
         if batch.progress_message_id is not None:
             await delete(self.bot, batch.chat_id, batch.progress_message_id)
         return Delivery.SENT
+
+    async def key_refused(self, campaign_id: int, error: dict[str, Any]) -> None:
+        """Tell the shop's owners, in private, at most once an hour per shop."""
+        now = time.monotonic()
+        last = self._alerted.get(campaign_id)
+        if last is not None and now - last < KEY_ALERT_EVERY:
+            return
+        self._alerted[campaign_id] = now
+        shop = shop_names(self.db, [campaign_id])[campaign_id]
+        said = "; ".join(str(e.get("message", "")) for e in error.get("errors") or ())
+        for owner in members.members_of(self.db, campaign_id):
+            if owner.role != "owner":
+                continue
+            lang = language_for(None, prefs.get_prefs(self.db, owner.user_id).language)
+            text = t(lang, "key.refused", shop=shop, status=error.get("status"), message=said)
+            await send_text(self.bot, owner.user_id, text)
 
 
 def progress_text(batch: BatchRow, ops: list[OperationRow], tz: tzinfo) -> str:

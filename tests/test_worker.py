@@ -57,6 +57,9 @@ class Recorder:
         self.events.append(f"final:{batch.id}")
         return Delivery.SENT
 
+    async def key_refused(self, campaign_id: int, error: dict[str, Any]) -> None:
+        self.events.append(f"key_refused:{campaign_id}:{error.get('status')}")
+
     def finals_for(self, message_id: int, chat_id: int = COURIER) -> list[list[OperationRow]]:
         wanted = operations.batch_id_of(chat_id, message_id)
         return [ops for batch, ops in self.finals if batch.id == wanted]

@@ -21,7 +21,7 @@ from bot.answers import Delivery
 from storage import members, operations
 from storage.db import open_database
 from storage.operations import BatchRow, OperationRow
-from tests.conftest import CAMPAIGN, COURIER, OTHER_CAMPAIGN
+from tests.conftest import API_KEY, CAMPAIGN, COURIER, OTHER_CAMPAIGN
 from tests.fakes.market import FakeMarket, Fault
 from tests.test_worker import TRACK, Recorder, harness, many_shops, until
 
@@ -283,3 +283,13 @@ async def test_a_health_line_is_logged_while_work_waits(
     assert lines, "no health line"
     assert "waiting" in lines[0] and "oldest" in lines[0]
     assert figures["alive"] is True and figures["running"] == 0
+
+
+async def test_a_refused_key_tells_the_reporter_once_per_refusal(fake_market: FakeMarket) -> None:
+    fake_market.revoke_key(API_KEY)
+    async with harness(fake_market) as h:
+        await h.track(1, 101)
+        op = await h.finished(1)
+        await until(lambda: any(e.startswith("key_refused") for e in h.recorder.events))
+    assert op.status == "failed"
+    assert f"key_refused:{CAMPAIGN}:401" in h.recorder.events
