@@ -1,7 +1,8 @@
 """``python -m bot``: read settings, run until SIGTERM/SIGINT, exit with a clear line on errors.
 
-Exit codes: 0 after a clean stop; 1 when Telegram cannot be reached; 2 for a setting, a file or
-a key that needs fixing; 3 when another bot already runs on the same database.
+Exit codes: 0 after a clean stop; 1 when Telegram cannot be reached; 2 for a setting, a file, a
+key or a port that needs fixing; 3 when another bot already runs on the same database.
+``python -m bot --check`` checks the configuration instead (``bot.check``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from telegram.error import InvalidToken, NetworkError
 from bot.app import run
 from bot.config import Settings, SettingsError, load_settings
 from bot.logs import setup_logging
+from bot.web import PortError
 from storage.db import DatabaseInUseError, StorageFileError, lock_database
 from storage.migrations import SchemaTooNewError
 from storage.secrets import SecretKeyError
@@ -39,6 +41,10 @@ async def _main(settings: Settings) -> None:
 
 
 def main() -> int:
+    if "--check" in sys.argv[1:]:
+        from bot.check import main as check_main
+
+        return check_main()
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -50,7 +56,7 @@ def main() -> int:
             asyncio.run(_main(settings))
     except DatabaseInUseError as exc:
         return _fail(str(exc), 3)
-    except (StorageFileError, SchemaTooNewError, SecretKeyError) as exc:
+    except (StorageFileError, SchemaTooNewError, SecretKeyError, PortError) as exc:
         return _fail(str(exc), 2)
     except InvalidToken:
         return _fail("Telegram rejected TELEGRAM_BOT_TOKEN: check it with @BotFather", 2)

@@ -7,12 +7,13 @@ value.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # BotFather tokens look like "123456789:AA…" (digits, a colon, 30+ URL-safe characters).
@@ -48,6 +49,15 @@ class Settings(BaseSettings):
     telegram_poll_timeout: int = Field(default=10, ge=0, le=50)
     retry_base_seconds: float = Field(default=2.0, gt=0, le=600)
     retention_days: int = Field(default=90, ge=1, le=3650)
+    order_feed_interval_seconds: float = Field(default=60.0, ge=0, le=3600)
+    telegram_file_base_url: str = "https://api.telegram.org/file/bot"
+    # Webhook mode (long polling when the URL is unset): Telegram and Market post to one port.
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    port: int = Field(default=8080, ge=1, le=65535)
+    host: str = "0.0.0.0"  # noqa: S104 (a container's server listens on every interface)
+    market_notify_allowed_networks: str = "5.45.207.0/25,141.8.142.0/25,5.255.253.0/25"
+    trusted_proxies: str = ""
     log_level: str = "INFO"
 
     @field_validator("telegram_bot_token")
@@ -57,7 +67,45 @@ class Settings(BaseSettings):
             raise ValueError("does not look like a BotFather token (digits:letters)")
         return SecretStr(value.get_secret_value().strip())
 
-    @field_validator("telegram_api_base_url", "market_api_base_url")
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not re.match(r"^https://[^\s/]+(/\S*)?/telegram$", value):
+            raise ValueError("must be the public https URL of the bot ending in /telegram")
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", value.get_secret_value().strip()):
+            raise ValueError("must be 16-256 characters of A-Z, a-z, 0-9, _ and -")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("market_notify_allowed_networks", "trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for item in (part.strip() for part in value.split(",")):
+            if item:
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError("must be IP networks separated by commas") from None
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_a_secret(self) -> Settings:
+        if self.telegram_webhook_url and self.telegram_webhook_secret is None:
+            raise ValueError(
+                "TELEGRAM_WEBHOOK_SECRET must be set when TELEGRAM_WEBHOOK_URL is (webhook mode)"
+            )
+        return self
+
+    @field_validator("telegram_api_base_url", "market_api_base_url", "telegram_file_base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         value = value.strip()
@@ -83,6 +131,11 @@ class Settings(BaseSettings):
         return upper
 
     @property
+    def webhook_mode(self) -> bool:
+        """Telegram posts updates to us (``TELEGRAM_WEBHOOK_URL``) instead of long polling."""
+        return self.telegram_webhook_url is not None
+
+    @property
     def timezone(self) -> ZoneInfo:
         return ZoneInfo(self.bot_timezone)
 
@@ -102,15 +155,18 @@ def _describe(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors():
         name = str(error["loc"][0]).upper() if error["loc"] else "a setting"
-        if error["type"] == "missing":
+        # "TELEGRAM_BOT_TOKEN=" (an .env copied and not filled in) is as good as not set.
+        blank = isinstance(error.get("input"), str) and not str(error.get("input")).strip()
+        if error["type"] == "missing" or (name == "TELEGRAM_BOT_TOKEN" and blank):
             if name == "TELEGRAM_BOT_TOKEN":
                 parts.append(
                     "TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather and run "
-                    "TELEGRAM_BOT_TOKEN=<token> python -m bot (or put it in .env)"
+                    "TELEGRAM_BOT_TOKEN=<token> python -m bot (or put it in .env in the "
+                    "current directory)"
                 )
             else:
                 parts.append(f"{name} is not set")
             continue
         reason = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
-        parts.append(f"{name} {reason}")
+        parts.append(f"{name} {reason}" if error["loc"] else reason)
     return "; ".join(parts) or "invalid settings"

@@ -10,7 +10,6 @@ so commands never wait on a long delete; a failed sweep is logged and tried agai
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -18,7 +17,8 @@ from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
-from storage.retention import Pruned, prune
+from bot.background import BackgroundJob
+from storage.retention import Pruned, prune, prune_records
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,10 @@ FIRST_SWEEP_AFTER_SECONDS = 1.0
 CHUNK = 500
 
 
-class Janitor:
+class Janitor(BackgroundJob):
     """Prunes old history every ``interval`` seconds while started."""
+
+    task_name = "janitor"
 
     def __init__(
         self,
@@ -47,20 +49,6 @@ class Janitor:
         self.clock = clock
         self.interval = interval
         self.first_after = first_after
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        """Start sweeping in the background; the first sweep comes after ``first_after``."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="janitor")
-
-    async def stop(self) -> None:
-        """Stop sweeping; a chunk in progress is never cut (each is one transaction)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def sweep(self) -> Pruned:
         """Prune everything past its cut-off now, chunk by chunk; return the totals."""
@@ -79,6 +67,9 @@ class Janitor:
             if pruned.total == 0:
                 break
             await asyncio.sleep(0)  # let commands and the worker in between chunks
+        leftovers = prune_records(self.db, before=before, now=now)
+        if leftovers:
+            log.info("pruned %d closed orders, cards, digests, invites and names", leftovers)
         if total.total:
             log.info(
                 "pruned history older than %s days: %d audit entries, %d batches "

@@ -137,6 +137,13 @@ class FairQueue:
         self._shops[job.campaign_id].in_flight -= 1
         self._running -= 1
 
+    def busy(self, campaign_id: int, now: datetime) -> bool:
+        """Whether the shop has work running, or due and waiting for its turn."""
+        shop = self._shops.get(campaign_id)
+        if shop is None:
+            return False
+        return shop.in_flight > 0 or any(heap and heap[0][0] <= now for heap in shop.heaps.values())
+
     def next_time(self, now: datetime) -> datetime | None:
         """The earliest time a job of a shop with a free slot may become ready; None if none."""
         times = [

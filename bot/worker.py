@@ -98,6 +98,9 @@ class Worker:
         self.retry_cap = retry_cap
         self.max_tasks = max_tasks
         self.health_every = health_every
+        # Told the shop of every write that went through (the order feed looks again at once,
+        # so that cards show a person's own change without waiting for the next sweep).
+        self.on_written: Callable[[int], None] = lambda campaign_id: None
         self.answers = Answers(
             db, reporter, progress_after=progress_after, retry_first=report_retry
         )
@@ -151,6 +154,10 @@ class Worker:
             # The next start does the same; nothing is lost by leaving it to it.
             log.exception("could not mark interrupted operations at stop")
 
+    def busy(self, campaign_id: int) -> bool:
+        """Whether people's commands for the shop are running or due: the order feed waits."""
+        return self._queue.busy(campaign_id, self.clock())
+
     def health(self) -> dict[str, Any]:
         """Queue figures for logs and /healthz: waiting, running, oldest age, answers due."""
         due, later = self._queue.waiting(self.clock())
@@ -179,6 +186,12 @@ class Worker:
         if not created:
             log.info("batch %s was already accepted; ignoring the repeat", row.id)
             return False
+        if batch.revision is not None:
+            # An edit: what its lines replace must not reach Market after them.
+            replaced = [(op.kind, int(op.payload.get("order_id", 0))) for op in ops]
+            superseded = operations.supersede(self.db, row, replaced, now)
+            if superseded:
+                log.info("batch %s supersedes %d waiting operations", row.id, superseded)
         if self._stopping:
             return True  # stored: the next start runs and answers it
         for op in ops:
@@ -266,13 +279,15 @@ class Worker:
             await self.answers.waiting(job.batch_id)
             return
         self._oldest.pop(job.op_id, None)
+        if result is not None and result.ended is _Ended.DONE:
+            self.on_written(job.campaign_id)
         left = self._open.get(job.batch_id, 1) - 1
         if left > 0:
             self._open[job.batch_id] = left
             return
         self._open.pop(job.batch_id, None)
-        if result is not None:
-            self.answers.finished(job.batch_id)
+        # Also when it was not ours to run (superseded by an edit): the batch has ended.
+        self.answers.finished(job.batch_id)
         if result is not None and (result.error or {}).get("status") in (401, 403):
             self.answers.key_refused(job.campaign_id, result.error or {})
 

@@ -28,7 +28,7 @@ from handlers.messaging import send_text
 from handlers.parsing import sanitize
 from handlers.texts import Lang, language_for, t
 from storage import prefs
-from storage.operations import NewBatch
+from storage.operations import NewBatch, NewOperation
 from storage.secrets import KeyBox
 
 # Telegram's id of "GroupAnonymousBot", the sender shown for anonymous group admins.
@@ -111,7 +111,11 @@ class Services:
     delivery_services_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Last short denial per (chat, user) in groups, so a stranger cannot make the bot spam.
     group_denials: dict[tuple[int, int], datetime] = field(default_factory=dict)
+    # Told (command, outcome) of every command handled (metrics in webhook mode).
+    on_command: Callable[[str, str], None] = lambda command, outcome: None
     strangers: StrangerLimiter = field(default_factory=StrangerLimiter)
+    # Members' names as last stored (``storage.people.note``), so that only changes are written.
+    names_seen: dict[int, tuple[str, str | None]] = field(default_factory=dict)
 
     def today(self) -> date:
         return self.clock().astimezone(self.tz).date()
@@ -156,6 +160,8 @@ class Outcome:
     campaign_id: int | None = None
     arguments: str | None = None
     market_error: str | None = None
+    # The batch of an accepted write: /log shows how it finally ended.
+    batch_id: str | None = None
 
     def __str__(self) -> str:
         return f"{self.result.value}:{self.detail}" if self.detail else self.result.value
@@ -184,6 +190,10 @@ class Request:
     # that asked (it becomes the answer).
     forced_campaign: int | None = None
     question_message_id: int | None = None
+    username: str | None = None
+    # Set when an edited message is handled again: the edit's update id (one per edit, the
+    # same when Telegram delivers it twice).
+    edit_id: int | None = None
 
     def t(self, key: str, **params: Any) -> str:
         return t(self.lang, key, **params)
@@ -204,6 +214,27 @@ class Request:
             reply_to=quote,
             thread_id=self.thread_id,
             markup=markup,
+        )
+
+    def batch(
+        self,
+        operations: list[NewOperation],
+        *,
+        revision: str | None = None,
+        press: str | None = None,
+    ) -> NewBatch:
+        """The Market writes of this command, to be handed to the worker (``runner.submit``)."""
+        assert self.user_id is not None  # access lets only known people write
+        return NewBatch(
+            chat_id=self.chat_id,
+            message_id=self.message_id,
+            thread_id=self.thread_id,
+            user_id=self.user_id,
+            language=self.lang,
+            command=self.command,
+            operations=operations,
+            revision=revision,
+            press=press,
         )
 
     async def send_private(self, text: str) -> bool:
@@ -246,4 +277,6 @@ def request_from_update(
         chat_kind=ChatKind.from_telegram(chat.type),
         thread_id=message.message_thread_id if message.is_topic_message else None,
         message_id=message.message_id,
+        username=user.username if user and not anonymous else None,
+        edit_id=update.update_id if update.edited_message is not None else None,
     )

@@ -37,8 +37,8 @@ from handlers.context import Outcome, Request, Result
 from handlers.parsing import InputError
 from handlers.shopnames import shop_names
 from handlers.spec import AccessFacts, CommandSpec
-from storage import audit, bindings, invites, members, prefs
-from storage.members import Role
+from storage import audit, bindings, invites, members, people, prefs
+from storage.members import ROLE_RANK, Role
 from storage.pending import Choice
 
 log = logging.getLogger("bot.commands")
@@ -47,16 +47,20 @@ NO_FACTS = AccessFacts()
 AUDIT_ARGUMENTS_LIMIT = 200
 
 
-async def run_command(spec: CommandSpec, request: Request) -> None:
-    """Run one command for one request, from the access decision to the audit entry."""
-    if _throttled(request):
+async def run_command(spec: CommandSpec, request: Request, *, make_default: bool = False) -> None:
+    """Run one command for one request, from the access decision to the audit entry.
+
+    ``make_default``: a "which shop?" button asked to make the chosen shop the person's
+    default; it is, once the command is allowed there.
+    """
+    if throttled(request):
         log.debug("/%s from stranger %s dropped", request.command, request.user_id)
         return
     started = time.monotonic()
     outcome = Outcome(Result.ERROR)
     campaign_id: int | None = None
     try:
-        outcome, campaign_id = await _decide_and_run(spec, request)
+        outcome, campaign_id = await _decide_and_run(spec, request, make_default)
     except Exception:
         log.exception("/%s failed in chat %s", request.command, request.chat_id)
         await request.reply(request.t("error.internal"))
@@ -71,6 +75,7 @@ async def run_command(spec: CommandSpec, request: Request) -> None:
             outcome,
             (time.monotonic() - started) * 1000,
         )
+        request.services.on_command(request.command, str(outcome))
         audit.record(
             request.services.db,
             now=request.services.clock(),
@@ -83,11 +88,24 @@ async def run_command(spec: CommandSpec, request: Request) -> None:
             )[:AUDIT_ARGUMENTS_LIMIT],
             outcome=str(outcome),
             market_error=outcome.market_error,
+            message_id=request.message_id,
+            batch_id=outcome.batch_id,
         )
+        if request.user_id is not None:
+            # After the handler, so that someone who just accepted an invite is a member.
+            people.note(
+                request.services.db,
+                request.services.names_seen,
+                request.user_id,
+                request.user_name,
+                request.username,
+                request.services.clock(),
+            )
 
 
-def _throttled(request: Request) -> bool:
-    """True when the sender has no role in any shop and is over the strangers' limits."""
+def throttled(request: Request) -> bool:
+    """True when the sender has no role in any shop and is over the strangers' limits; a
+    stranger's message counts toward them (also the fallback answer's, ``handlers.fallback``)."""
     services = request.services
     if request.user_id is not None and members.has_any_role(services.db, request.user_id):
         return False
@@ -115,7 +133,9 @@ def _button_expired(spec: CommandSpec, request: Request) -> bool:
     return binding is None or binding.campaign_id != request.forced_campaign
 
 
-async def _decide_and_run(spec: CommandSpec, request: Request) -> tuple[Outcome, int | None]:
+async def _decide_and_run(
+    spec: CommandSpec, request: Request, make_default: bool = False
+) -> tuple[Outcome, int | None]:
     if _button_expired(spec, request):
         await request.reply(request.t("button.expired"))
         return Outcome(Result.REFUSED, "button_expired"), request.forced_campaign
@@ -133,6 +153,8 @@ async def _decide_and_run(spec: CommandSpec, request: Request) -> tuple[Outcome,
     decision = await authorize(request, spec.rule, facts)
     if isinstance(decision, Outcome):
         return decision, decision.campaign_id
+    if make_default:
+        await _make_default(request, decision)
     return await spec.handler(request, decision), decision.campaign_id
 
 
@@ -151,10 +173,10 @@ async def authorize(
         rule.target is TargetCheck.GIVE and facts.target_user is not None
     )
     if not names_target:
-        return await _answer(request, decide(access, rule))
+        return await _answer(request, decide(access, rule), rule)
     first = decide(access, rule if rule.target is TargetCheck.GIVE else rule.without_target())
     if not isinstance(first, Allowed) or first.campaign_id is None:
-        return await _answer(request, first)
+        return await _answer(request, first, rule)
     db = request.services.db
     target = members.get_member(db, first.campaign_id, facts.target_user or 0)
     current = target.role if target else None
@@ -166,7 +188,7 @@ async def authorize(
         target_role=access.target_role if giving else current,
         target_current=current if giving else None,
     )
-    return await _answer(request, decide(access, rule))
+    return await _answer(request, decide(access, rule), rule)
 
 
 def _access_request(request: Request, facts: AccessFacts) -> AccessRequest:
@@ -191,20 +213,37 @@ def _access_request(request: Request, facts: AccessFacts) -> AccessRequest:
 
 
 async def _answer(
-    request: Request, decision: Allowed | Denied | ChooseCampaign
+    request: Request, decision: Allowed | Denied | ChooseCampaign, rule: CommandRule
 ) -> Allowed | Outcome:
     if isinstance(decision, Allowed):
         return decision
     if isinstance(decision, ChooseCampaign):
         names = shop_names(request.services.db, decision.campaign_ids)
-        choices = [
-            (names[cid], Choice(request.text, campaign_id=cid)) for cid in decision.campaign_ids
-        ]
-        if not await questions.ask(request, request.t("choose.campaign"), choices, per_row=1):
+        # The default shop is what an ACTIVE command uses when none is named: offer it beside.
+        offer_default = rule.campaign is CampaignSource.ACTIVE
+        choices = []
+        for cid in decision.campaign_ids:
+            choices.append((names[cid], Choice(request.text, campaign_id=cid)))
+            if offer_default:
+                label = request.t("choose.default_button", shop=names[cid])
+                choices.append((label, Choice(request.text, campaign_id=cid, make_default=True)))
+        per_row = 2 if offer_default else 1
+        if not await questions.ask(request, request.t("choose.campaign"), choices, per_row=per_row):
             return Outcome(Result.REFUSED, "not_asked")
         return Outcome(Result.ASKED, "campaign")
     await deny(request, decision)
     return Outcome(Result.DENIED, decision.reason.value, campaign_id=decision.campaign_id)
+
+
+async def _make_default(request: Request, decision: Allowed) -> None:
+    """The shop chosen with "⭐ … (by default)" becomes the person's default shop, now that
+    the command is allowed on it."""
+    campaign_id = decision.campaign_id
+    if request.user_id is None or campaign_id is None or campaign_id != request.forced_campaign:
+        return
+    prefs.set_default_campaign(request.services.db, request.user_id, campaign_id)
+    shop = shop_names(request.services.db, [campaign_id])[campaign_id]
+    await request.reply(request.t("choose.default_set", shop=shop))
 
 
 async def deny(request: Request, denial: Denied) -> None:
@@ -221,9 +260,7 @@ async def deny(request: Request, denial: Denied) -> None:
             return
         services.group_denials[key] = now
         if denial.reason in (DenyReason.NOT_MEMBER, DenyReason.ROLE_TOO_LOW):
-            await request.reply(
-                request.t("deny.group_short", name=request.user_name or "?", user_id=user_id)
-            )
+            await request.reply(_group_refusal(request, denial, user_id))
             return
     params: dict[str, Any] = {
         "user_id": user_id,
@@ -231,3 +268,16 @@ async def deny(request: Request, denial: Denied) -> None:
         "link": services.private_link(),
     }
     await request.reply(request.t(f"deny.{denial.reason.value}", **params))
+
+
+def _group_refusal(request: Request, denial: Denied, user_id: int) -> str:
+    """One short line for a group: no access to the shop, or the role that does not allow it
+    (on the shop concerned; when none was, the highest: too low on every shop)."""
+    name = request.user_name or "?"
+    roles = {m.campaign_id: m.role for m in members.memberships_of(request.services.db, user_id)}
+    highest = max(roles.values(), key=ROLE_RANK.__getitem__, default=None)
+    role = roles.get(denial.campaign_id or 0, highest)
+    if denial.reason is not DenyReason.ROLE_TOO_LOW or role is None:
+        return request.t("deny.group_short", name=name, user_id=user_id)
+    words = request.t(f"role.{role}")
+    return request.t("deny.group_role", name=name, role=words, command=f"/{request.command}")

@@ -7,6 +7,7 @@ off; a reply quotes its command when asked and still goes out if that message is
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -14,6 +15,14 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 log = logging.getLogger(__name__)
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+def _ignore(reason: str) -> None:
+    return None
+
+
+# Told the kind of every refused send (metrics set it; nothing else depends on it).
+on_failure: Callable[[str], None] = _ignore
 # Telegram refuses longer messages; long lists are cut with a note rather than failing.
 MAX_TEXT = 4000
 
@@ -60,6 +69,7 @@ async def send_text(
         return await send(bot, chat_id, text, reply_to=reply_to, thread_id=thread_id, markup=markup)
     except TelegramError as exc:
         log.warning("sending to chat %s failed: %s", chat_id, type(exc).__name__)
+        on_failure(type(exc).__name__)
         return None
 
 

@@ -1,5 +1,6 @@
 """Parsing of the values people type on a phone: order ids, track codes, delivery services,
-dates and reasons. The command lines made of them are parsed in ``handlers.lines``.
+dates (their forms are read in ``handlers.dates``) and reasons. The command lines made of them
+are parsed in ``handlers.lines``.
 
 Every function here is pure: it takes the text the user typed (and, for dates, ``today`` already
 resolved in the bot's timezone) and returns either the parsed value or an :class:`InputError`.
@@ -14,10 +15,11 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from bot.market.writes import INT64_MAX, MoveReason
+from handlers.dates import read_date
 
 MAX_TRACK_CODE_LEN = 64
 MIN_SERVICE_QUERY_LEN = 2
@@ -26,14 +28,7 @@ MAX_DAYS_AHEAD = 366
 MAX_BATCH_LINES = 50
 
 # Reason words shown to users, in the order they are listed in the "unknown reason" text.
-USER_REASON_WORDS: tuple[str, ...] = (
-    "user",
-    "buyer",
-    "customer",
-    "client",
-    "клиент",
-    "покупатель",
-)
+USER_REASON_WORDS: tuple[str, ...] = ("user", "buyer", "customer", "client", "клиент", "покупатель")
 PARTNER_REASON_WORDS: tuple[str, ...] = (
     "partner",
     "shop",
@@ -98,12 +93,13 @@ _ASCII_DIGITS = re.compile(r"[0-9]+")
 _SIGNED_ASCII = re.compile(r"[+-][0-9]+")
 
 
-def _parse_id(text: str, field_name: str) -> int | InputError:
-    """Parse a positive int64 written in ASCII digits; errors are keyed "input.<field_name>.*".
+def _parse_id(text: str, field_name: str, shown: str | None = None) -> int | InputError:
+    """Parse a positive int64 written in ASCII digits; errors are keyed "input.<field_name>.*"
+    and echo ``shown`` (default: ``text``).
 
     ``text`` is stripped, non-empty and free of invisible characters.
     """
-    params = {"value": sanitize(text)}
+    params = {"value": sanitize(text if shown is None else shown)}
     if _ASCII_DIGITS.fullmatch(text):
         significant = text.lstrip("0")
         if not significant:
@@ -121,30 +117,66 @@ def _parse_id(text: str, field_name: str) -> int | InputError:
     return InputError(f"input.{field_name}.not_number", params)
 
 
+# What phones put around a number: "#124", "№124", "124," (a list typed with commas).
+_NUMBER_SIGNS = ("#", "№")
+_TRAILING_PUNCTUATION = ".,;:"
+
+
 def parse_order_id(text: str) -> int | InputError:
-    """Parse a Market order id: 1..2**63-1 in ASCII digits, surrounding whitespace ignored."""
+    """Parse a Market order id: 1..2**63-1 in ASCII digits, surrounding whitespace ignored,
+    as are one leading ``#`` or ``№`` and trailing ``.,;:``."""
     text = text.strip()
     if not text:
         return InputError("input.missing.order_id")
-    return _invisible_error(text) or _parse_id(text, "order_id")
-
-
-def parse_track_code(text: str) -> str | InputError:
-    """Parse a track code: 1..64 printable characters without whitespace; case is kept."""
-    text = text.strip()
-    if not text:
-        return InputError("input.missing.track_code")
-    if any(ch.isspace() or unicodedata.category(ch)[0] == "Z" for ch in text):
-        return InputError("input.track_code.has_space", {"value": sanitize(text)})
     invisible = _invisible_error(text)
     if invisible is not None:
         return invisible
-    if len(text) > MAX_TRACK_CODE_LEN:
-        return InputError(
-            "input.track_code.too_long",
-            {"value": sanitize(text), "length": str(len(text)), "max": str(MAX_TRACK_CODE_LEN)},
-        )
-    return text
+    number = text.rstrip(_TRAILING_PUNCTUATION)
+    if number.startswith(_NUMBER_SIGNS):
+        number = number[1:]
+    return _parse_id(number, "order_id", shown=text)
+
+
+MIN_TRACK_CODE_LEN = 4
+# Cyrillic letters that look like Latin ones, as a Russian keyboard types them into a code;
+# both cases become the upper-case Latin letter. Other Cyrillic letters (Ё included) are refused.
+_LOOKALIKES = str.maketrans("АВЕКМНОРСТУХавекмнорстух", "ABEKMHOPCTYX" * 2)
+_TRACK_CODE_CHARS = re.compile(r"[A-Za-z0-9-]")
+
+
+def parse_track_code(text: str) -> str | InputError:
+    """Parse a track code into the form Market expects: Latin letters (upper case), digits, ``-``.
+
+    Cyrillic look-alikes (А В Е К М Н О Р С Т У Х, either case) become their Latin letters,
+    every letter is upper-cased. A code with spaces (only a quoted one can have them,
+    ``"RA 1234-5678 RU"``) loses its spaces and dashes: they group the digits on labels.
+    Refused, with the reason: other Cyrillic letters, any other character, fewer than
+    :data:`MIN_TRACK_CODE_LEN` or more than :data:`MAX_TRACK_CODE_LEN` characters.
+    """
+    text = text.strip()
+    if not text:
+        return InputError("input.missing.track_code")
+    code = text
+    if any(ch.isspace() for ch in code):
+        code = "".join(ch for ch in code if not ch.isspace() and ch != "-")
+    invisible = _invisible_error(code)
+    if invisible is not None:
+        return invisible
+    params = {"value": sanitize(text)}
+    code = code.translate(_LOOKALIKES)
+    wrong = [ch for ch in code if not _TRACK_CODE_CHARS.fullmatch(ch)]
+    cyrillic = [ch for ch in wrong if "CYRILLIC" in unicodedata.name(ch, "")]
+    if cyrillic:
+        letters = ", ".join(dict.fromkeys(cyrillic))
+        return InputError("input.track_code.cyrillic", {**params, "letters": sanitize(letters)})
+    if wrong:
+        return InputError("input.track_code.bad_char", {**params, "char": sanitize(wrong[0])})
+    params["length"] = str(len(code))
+    if len(code) < MIN_TRACK_CODE_LEN:
+        return InputError("input.track_code.too_short", {**params, "min": str(MIN_TRACK_CODE_LEN)})
+    if len(code) > MAX_TRACK_CODE_LEN:
+        return InputError("input.track_code.too_long", {**params, "max": str(MAX_TRACK_CODE_LEN)})
+    return code.upper()
 
 
 # Punctuation found in delivery service names ("Яндекс.Доставка", "Деловые-Линии", "DHL_Express").
@@ -178,49 +210,22 @@ def parse_service(text: str) -> int | str | InputError:
     return text
 
 
-_RELATIVE_DAYS = {
-    "today": 0,
-    "сегодня": 0,
-    "tomorrow": 1,
-    "завтра": 1,
-    "послезавтра": 2,
-}
-# Explicit [0-9]: in a str pattern \d also matches Arabic-Indic and full-width digits.
-_YMD = re.compile(r"([0-9]{4})([./-])([0-9]{1,2})\2([0-9]{1,2})")
-_DMY = re.compile(r"([0-9]{1,2})([./-])([0-9]{1,2})(?:\2([0-9]{4}|[0-9]{2}))?\.?")
-# A leap year, to tell "no such day" (31.02) from "only in leap years" (29.02).
-_LEAP_YEAR = 2000
-
-
 def _format_date(value: date) -> str:
     return value.strftime("%d.%m.%Y")
-
-
-def _next_occurrence(day: int, month: int, today: date) -> date | None:
-    """The first day/month on or after ``today``; None if that day/month never exists."""
-    try:
-        date(_LEAP_YEAR, month, day)
-    except ValueError:
-        return None
-    # Leap years are at most 8 years apart (1896 → 1904), so this always finds 29.02.
-    for year in range(today.year, today.year + 9):
-        try:
-            candidate = date(year, month, day)
-        except ValueError:
-            continue
-        if candidate >= today:
-            return candidate
-    return None
 
 
 def parse_date(text: str, today: date) -> date | InputError:
     """Parse a new delivery date as typed on a phone; ``today`` is in the bot's timezone.
 
-    Accepted: ``2025-12-25`` (also with / or .), ``25.12.2025``, ``25.12.25`` (20xx), ``1.1.2025``,
-    ``25/12/2025``, ``25-12-2025``, ``25.12`` (the next 25.12 on or after today; 29.02 → the next
-    leap year's), and the words today/tomorrow/сегодня/завтра/послезавтра (any case). Day comes
-    before month. The date must exist, not be before ``today`` and be at most
-    :data:`MAX_DAYS_AHEAD` days after it.
+    Accepted (any case, ё read as е, a trailing ``.,;`` after a word ignored): ``2025-12-25``
+    (also with / or .), ``25.12.2025``, ``25.12.25`` (20xx), ``1.1.2025``, ``25/12/2025``,
+    ``25-12-2025``, ``25,12``; ``25.12`` (the next 25.12 on or after today; 29.02 → the next leap
+    year's); a month by name, Russian or English, full or short: ``25 декабря``, ``25 dec``,
+    ``dec 25``, ``25 december 2025``; today/tomorrow/сегодня/завтра/послезавтра; ``+3``,
+    ``+3 дня``, ``через день``, ``через 3 дня``, ``через неделю``, ``in 3 days``, ``in a week``;
+    a weekday (``пн``, ``понедельник``, ``в пн``, ``mon``, ``monday``): the next one, never
+    today. Day comes before month in numbers. The date must exist, not be before ``today`` and
+    be at most :data:`MAX_DAYS_AHEAD` days after it.
     """
     text = text.strip()
     if not text:
@@ -229,41 +234,18 @@ def parse_date(text: str, today: date) -> date | InputError:
     if invisible is not None:
         return invisible
     params = {"value": sanitize(text)}
-
-    word = text.casefold().replace("ё", "е")
-    if word in _RELATIVE_DAYS:
-        return today + timedelta(days=_RELATIVE_DAYS[word])
-
-    result: date | None
-    if match := _YMD.fullmatch(text):
-        year, month, day = int(match[1]), int(match[3]), int(match[4])
-        result = _make_date(year, month, day)
-    elif match := _DMY.fullmatch(text):
-        day, month = int(match[1]), int(match[3])
-        if match[4] is None:
-            result = _next_occurrence(day, month, today)
-        else:
-            year = int(match[4])
-            if len(match[4]) == 2:
-                year += 2000
-            result = _make_date(year, month, day)
-    else:
-        return InputError("input.date.bad_format", params)
-
+    words = [w.rstrip(".,;") for w in text.casefold().replace("ё", "е").split()]
+    words = [w for w in words if w]
+    result = read_date(words, today) if words else None
     if result is None:
-        return InputError("input.date.no_such_date", params)
+        return InputError("input.date.bad_format", params)
+    if isinstance(result, str):
+        return InputError(result, params)
     if result < today:
         return InputError("input.date.past", {**params, "date": _format_date(result)})
     if (result - today).days > MAX_DAYS_AHEAD:
         return InputError("input.date.too_far", {**params, "date": _format_date(result)})
     return result
-
-
-def _make_date(year: int, month: int, day: int) -> date | None:
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
 
 
 def _reason_word(text: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from telegram import Message, User
 
+from handlers import questions
 from handlers.access import Allowed, ChatKind
 from handlers.context import (
     ANONYMOUS_ADMIN_ID,
@@ -19,11 +20,13 @@ from handlers.context import (
 )
 from handlers.messaging import send_text
 from handlers.parsing import InputError
+from handlers.reporting import audit_outcome
 from handlers.shopnames import shop_of
 from handlers.shops import campaign_arg
 from handlers.spec import AccessFacts
-from storage import audit, invites, members, prefs
+from storage import audit, invites, members, people, prefs
 from storage.members import ROLE_RANK, Role
+from storage.pending import Choice
 
 ROLE_WORDS: dict[str, Role] = {
     "courier": "courier",
@@ -76,11 +79,14 @@ def _replied_person(request: Request) -> User | None:
 
 
 def invite_facts(request: Request) -> AccessFacts | InputError:
-    role = _role_arg(request)
-    requested = campaign_arg(request.args[1]) if len(request.args) > 1 else None
-    if role is None or len(request.args) > 2 or (len(request.args) == 2 and requested is None):
+    args, role = request.args, _role_arg(request)
+    # A missing or unclear role is asked with buttons (``invite``); until then the invite is
+    # checked as the least one, a courier's, and the press is decided again in full.
+    rest = args[1:] if role is not None or (args and campaign_arg(args[0]) is None) else args
+    requested = campaign_arg(rest[0]) if rest else None
+    if len(rest) > 1 or (rest and requested is None):
         return InputError("invite.usage")
-    return AccessFacts(requested_campaign=requested, target_role=role)
+    return AccessFacts(requested_campaign=requested, target_role=role or "courier")
 
 
 def grant_facts(request: Request) -> AccessFacts | InputError:
@@ -111,10 +117,13 @@ def revoke_facts(request: Request) -> AccessFacts | InputError:
 
 
 async def invite(request: Request, access: Allowed) -> Outcome:
-    """``/invite <courier|manager> [campaignId]``: a single-use link valid 24 hours."""
+    """``/invite <courier|manager> [campaignId]``: a single-use link valid 24 hours; without a
+    role, a button for each."""
     role = _role_arg(request)
-    assert access.campaign_id is not None and request.user_id is not None and role is not None
+    assert access.campaign_id is not None and request.user_id is not None
     services = request.services
+    if role is None:
+        return await _ask_role(request, access.campaign_id)
     code, row = invites.create_invite(
         services.db, access.campaign_id, role, request.user_id, services.clock()
     )
@@ -130,6 +139,16 @@ async def invite(request: Request, access: Allowed) -> Outcome:
         )
     )
     return Outcome(Result.OK, arguments=role)
+
+
+async def _ask_role(request: Request, campaign_id: int) -> Outcome:
+    choices = [
+        (request.t(f"invite.as_{role}"), Choice(f"/invite {role} {campaign_id}", campaign_id))
+        for role in ("courier", "manager")
+    ]
+    shop = shop_of(request.services.db, campaign_id)
+    await questions.ask(request, request.t("invite.ask", shop=shop), choices)
+    return Outcome(Result.ASKED, "role")
 
 
 async def grant(request: Request, access: Allowed) -> Outcome:
@@ -178,15 +197,20 @@ async def members_command(request: Request, access: Allowed) -> Outcome:
     assert access.campaign_id is not None
     db = request.services.db
     lines = [request.t("members.title", shop=shop_of(db, access.campaign_id))]
-    lines += [
-        request.t(
-            "members.line",
-            role=request.t(f"role.{row.role}"),
-            user_id=row.user_id,
-            you=request.t("members.you") if row.user_id == request.user_id else "",
+    rows = members.members_of(db, access.campaign_id)
+    names = people.names_of(db, [row.user_id for row in rows])
+    for row in rows:
+        you = request.t("members.you") if row.user_id == request.user_id else ""
+        role, person = request.t(f"role.{row.role}"), names.get(row.user_id)
+        if person is None:
+            lines.append(request.t("members.line", role=role, user_id=row.user_id, you=you))
+            continue
+        who = person.name
+        if person.username:
+            who = request.t("members.person_username", name=who, username=person.username)
+        lines.append(
+            request.t("members.named_line", role=role, user_id=row.user_id, you=you, person=who)
         )
-        for row in members.members_of(db, access.campaign_id)
-    ]
     return await answer_privately(request, "\n".join(lines))
 
 
@@ -216,7 +240,7 @@ async def log_command(request: Request, access: Allowed) -> Outcome:
                 at=row.at.astimezone(services.tz).strftime("%d.%m %H:%M"),
                 user=row.user_id if row.user_id is not None else "?",
                 command=f"/{row.command} {row.arguments[:60]}".strip(),
-                outcome=row.outcome + (f" ({row.market_error[:80]})" if row.market_error else ""),
+                outcome=audit_outcome(services.db, row, request.lang, services.tz),
             )
         )
     return await answer_privately(request, "\n".join(lines))

@@ -26,12 +26,34 @@ from telegram.ext import (
     filters,
 )
 
-from bot.market.writes import MoveKind, TrackKind
-from handlers import approvals, connect, keyguard, lines, orders, people, questions, shops, start
+from bot.market.writes import DeliverKind, MoveKind, ShipKind, TrackKind
+from handlers import (
+    approvals,
+    captions,
+    card_buttons,
+    card_presses,
+    connect,
+    datepicker,
+    edits,
+    feed_commands,
+    keyguard,
+    lines,
+    orders,
+    people,
+    photos,
+    questions,
+    services,
+    shops,
+    start,
+    track_prompts,
+)
 from handlers.access import ANY_CHAT, GROUP, PRIVATE, Allowed, CampaignSource, CommandRule
 from handlers.access import TargetCheck as Target
-from handlers.context import Outcome, Request, Result, request_from_update
+from handlers.context import Outcome, Request, request_from_update
 from handlers.dispatch import run_command
+from handlers.fallback import on_text as fallback_on_text
+from handlers.help import help_command
+from handlers.help import help_text as render_help
 from handlers.spec import CommandSpec, LineSpec
 from handlers.texts import Lang, language_for, t
 
@@ -44,8 +66,7 @@ async def _write(request: Request, access: Allowed) -> Outcome:
 
 
 async def _help(request: Request, access: Allowed) -> Outcome:
-    await request.reply(help_text(request.lang))
-    return Outcome(Result.OK)
+    return await help_command(request, COMMANDS)
 
 
 COMMANDS: tuple[CommandSpec, ...] = (
@@ -54,7 +75,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         _write,
         CommandRule(ANY_CHAT, ACTIVE, "courier"),
         "/track 123456789 RR456 51",
-        line=LineSpec(TrackKind(), lines.parse_track),
+        line=LineSpec(TrackKind(), lines.parse_track, lines.track_prompt_order),
         group_menu=True,
     ),
     CommandSpec(
@@ -63,6 +84,22 @@ COMMANDS: tuple[CommandSpec, ...] = (
         CommandRule(ANY_CHAT, ACTIVE, "courier"),
         "/move 123456789 25.12 buyer",
         line=LineSpec(MoveKind(), lines.parse_move),
+        group_menu=True,
+    ),
+    CommandSpec(
+        "shipped",
+        _write,
+        CommandRule(ANY_CHAT, ACTIVE, "courier"),
+        "/shipped 123456789",
+        line=LineSpec(ShipKind(), lines.parse_shipped),
+        group_menu=True,
+    ),
+    CommandSpec(
+        "delivered",
+        _write,
+        CommandRule(ANY_CHAT, ACTIVE, "courier"),
+        "/delivered 123456789",
+        line=LineSpec(DeliverKind(), lines.parse_delivered),
         group_menu=True,
     ),
     CommandSpec("help", _help, PUBLIC, "/help", group_menu=True),
@@ -107,7 +144,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         "bind",
-        shops.bind,
+        feed_commands.bind,
         CommandRule(GROUP, TO_BIND, "owner"),
         "/bind 21000000",
         facts=shops.bind_facts,
@@ -130,6 +167,14 @@ COMMANDS: tuple[CommandSpec, ...] = (
         facts=shops.use_facts,
     ),
     CommandSpec(
+        "service",
+        services.service_command,
+        CommandRule(ANY_CHAT, ACTIVE, "manager"),
+        "/service 51",
+        facts=services.service_facts,
+        group_menu=True,
+    ),
+    CommandSpec(
         "disconnect",
         shops.disconnect,
         CommandRule(PRIVATE, EXPLICIT, "owner"),
@@ -145,6 +190,27 @@ COMMANDS: tuple[CommandSpec, ...] = (
         group_menu=True,
     ),
     CommandSpec("language", start.language, PUBLIC, "/language en"),
+    CommandSpec(
+        "orders",
+        feed_commands.orders,
+        CommandRule(ANY_CHAT, ACTIVE, "courier"),
+        "/orders",
+        group_menu=True,
+    ),
+    CommandSpec(
+        "plan",
+        feed_commands.plan,
+        CommandRule(ANY_CHAT, ACTIVE, "courier"),  # setting the time needs a manager
+        "/plan 08:30",
+        group_menu=True,
+    ),
+    CommandSpec(
+        "feed",
+        feed_commands.feed_switch,
+        CommandRule(ANY_CHAT, ACTIVE, "owner"),
+        "/feed off",
+        group_menu=True,
+    ),
 )
 BY_NAME: Mapping[str, CommandSpec] = {spec.name: spec for spec in COMMANDS}
 WRITE_LINES: Mapping[str, LineSpec] = {
@@ -153,14 +219,8 @@ WRITE_LINES: Mapping[str, LineSpec] = {
 
 
 def help_text(lang: Lang) -> str:
-    lines_ = [t(lang, "help.title")]
-    for spec in COMMANDS:
-        lines_.append(f"/{spec.name} — {t(lang, f'cmd.{spec.name}')}")
-        if spec.example != f"/{spec.name}":
-            lines_.append("   " + t(lang, "help.example", example=spec.example))
-    lines_.append("")
-    lines_.append(t(lang, "help.footer"))
-    return "\n".join(lines_)
+    """Every command with its example, as ``/help all`` shows it."""
+    return render_help(lang, COMMANDS)
 
 
 def menu(lang: Lang, *, group: bool) -> list[BotCommand]:
@@ -190,11 +250,11 @@ async def _on_command(
         await run_command(spec, request)
 
 
-async def _rerun(request: Request) -> None:
+async def _rerun(request: Request, *, make_default: bool = False) -> None:
     """A button completed a command: run it again through the same wrapper."""
     spec = BY_NAME.get(request.command)
     if spec is not None:
-        await run_command(spec, request)
+        await run_command(spec, request, make_default=make_default)
 
 
 async def _stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -202,6 +262,30 @@ async def _stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if query is not None:
         user = query.from_user
         await query.answer(t(language_for(user.language_code if user else None), "button.expired"))
+
+
+def _install_cards(application: Application) -> None:  # type: ignore[type-arg]
+    """The order cards' buttons, and the reply that gives a track code (before the fallback:
+    any other reply goes on to it)."""
+    application.add_handler(
+        CallbackQueryHandler(
+            partial(card_presses.on_press, rerun=_rerun), pattern=card_buttons.PATTERN
+        )
+    )
+    application.add_handler(
+        MessageHandler(
+            filters.UpdateType.MESSAGE
+            & filters.TEXT
+            & filters.REPLY
+            & ~filters.FORWARDED
+            & ~filters.COMMAND,
+            partial(
+                track_prompts.on_reply,
+                rerun=_rerun,
+                otherwise=partial(fallback_on_text, commands=tuple(BY_NAME)),
+            ),
+        )
+    )
 
 
 def install(application: Application) -> None:  # type: ignore[type-arg]
@@ -214,8 +298,8 @@ def install(application: Application) -> None:  # type: ignore[type-arg]
         group=-1,
     )
     for spec in COMMANDS:
-        # Edited messages are not commands again: only new messages are handled. A forwarded
-        # message is someone else's words, not a command of the person forwarding it.
+        # New messages here; edits below (handlers.edits). A forwarded message is someone
+        # else's words, not a command of the person forwarding it.
         application.add_handler(
             CommandHandler(
                 spec.name,
@@ -223,8 +307,43 @@ def install(application: Application) -> None:  # type: ignore[type-arg]
                 filters=filters.UpdateType.MESSAGE & ~filters.FORWARDED,
             )
         )
+    # A command typed as the caption of a photo or a file, and an edited command (only what
+    # starts with "/" is taken, so that other media and edits reach later handlers).
+    # A photo of a parcel label (handlers.photos), then any other captioned command.
+    application.add_handler(
+        MessageHandler(
+            filters.UpdateType.MESSAGE
+            & ~filters.FORWARDED
+            & (filters.PHOTO | filters.Document.IMAGE),
+            partial(photos.on_photo, commands=BY_NAME, rerun=_rerun),
+        )
+    )
+    application.add_handler(
+        MessageHandler(
+            filters.UpdateType.MESSAGE & ~filters.FORWARDED & filters.CaptionRegex(r"^\s*/"),
+            partial(captions.on_caption, commands=BY_NAME),
+        )
+    )
+    application.add_handler(
+        MessageHandler(
+            filters.UpdateType.EDITED_MESSAGE
+            & (filters.Regex(r"^\s*/") | filters.CaptionRegex(r"^\s*/")),
+            partial(edits.on_edit, commands=BY_NAME),
+        )
+    )
     application.add_handler(
         CallbackQueryHandler(partial(questions.on_press, rerun=_rerun), pattern=questions.PATTERN)
     )
     application.add_handler(CallbackQueryHandler(approvals.on_press, pattern=approvals.PATTERN))
+    application.add_handler(
+        CallbackQueryHandler(partial(datepicker.on_press, rerun=_rerun), pattern=datepicker.PATTERN)
+    )
+    _install_cards(application)
     application.add_handler(CallbackQueryHandler(_stale_button))
+    # Last: a new text message no command took gets one line in private (handlers.fallback).
+    application.add_handler(
+        MessageHandler(
+            filters.UpdateType.MESSAGE & filters.TEXT & ~filters.FORWARDED,
+            partial(fallback_on_text, commands=tuple(BY_NAME)),
+        )
+    )

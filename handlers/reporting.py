@@ -3,7 +3,9 @@
 ``TelegramReporter`` implements ``bot.answers.Reporter``: it turns stored operations into text
 (a success as its operation kind summarises it; a failure explained by ``explain``). The result
 always comes as a new message replying to the command, so the phone rings; the progress note,
-if there was one, is then deleted. A note is edited only when its text changes.
+if there was one, is then deleted. A note is edited only when its text changes. The answer to
+an edited command says that it follows the edit. ``audit_outcome`` tells /log, in the same
+words, what finally became of each command.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ from bot.market.writes import OperationKind, Words, kind_named
 from handlers.explain import explain
 from handlers.messaging import delete, edit_text, send, send_text, will_never_arrive
 from handlers.shopnames import shop_names
-from handlers.texts import Lang, language_for, t
+from handlers.texts import CATALOGS, Lang, language_for, t
 from storage import members, operations, prefs
+from storage.audit import AuditRow
 from storage.operations import BatchRow, OperationRow
 
 # Owners hear about a refused key at most this often per shop (seconds).
 KEY_ALERT_EVERY = 3600.0
+# A failure's reason in a /log line is cut to this many characters.
+LOG_REASON_LIMIT = 160
 
 
 def _lang(batch: BatchRow) -> Lang:
@@ -60,6 +65,8 @@ class TelegramReporter:
             operations.set_progress_message(self.db, batch.id, sent.message_id)
 
     async def final(self, batch: BatchRow, ops: list[OperationRow]) -> Delivery:
+        if ops and all((o.error or {}).get("type") == "superseded" for o in ops):
+            return Delivery.GONE  # wholly replaced by an edit: its answer says it all
         text = final_text(batch, ops, self.db, self.tz)
         try:
             await send(
@@ -124,29 +131,40 @@ def operation_text(op: OperationRow, lang: Lang, tz: tzinfo, shop: str) -> str:
         return t(lang, "result.invalid", explanation=payload.get("text", ""))
     if op.status == "done":
         return _success(kind, op, lang, shop)
-    record = op.error or {}
-    if record.get("type") == "access_revoked":
-        explanation = t(lang, "result.access_revoked")
-    elif record.get("type") in ("no_campaign", "internal", "invalid"):
-        explanation = t(lang, "error.internal")
-    else:
-        explanation = explain(
-            kind,
-            _error(op),
-            lang,
-            tz=tz,
-            order_id=int(payload["order_id"]),
-            campaign_id=op.campaign_id,
-            final=op.status == "failed",
-            unsure=bool(record.get("uncertain")),
-            retry_at=(
-                datetime.fromisoformat(record["retry_at"]) if record.get("retry_at") else None
-            ),
-        )
+    explanation = _explanation(op, kind, lang, tz)
     return t(lang, "result.failed", order_id=payload["order_id"], explanation=explanation)
 
 
+def _explanation(op: OperationRow, kind: OperationKind[Any], lang: Lang, tz: tzinfo) -> str:
+    """Why an operation did not succeed (yet), and what to do; Market's words last."""
+    record = op.error or {}
+    if record.get("type") == "access_revoked":
+        return t(lang, "result.access_revoked")
+    if record.get("type") == "superseded":
+        return t(lang, "result.superseded")
+    if record.get("type") in ("no_campaign", "internal", "invalid"):
+        return t(lang, "error.internal")
+    return explain(
+        kind,
+        _error(op),
+        lang,
+        tz=tz,
+        order_id=int(op.payload["order_id"]),
+        campaign_id=op.campaign_id,
+        final=op.status == "failed",
+        unsure=bool(record.get("uncertain")),
+        retry_at=datetime.fromisoformat(record["retry_at"]) if record.get("retry_at") else None,
+    )
+
+
 def final_text(batch: BatchRow, ops: list[OperationRow], db: Database, tz: tzinfo) -> str:
+    """The answer to a message of commands; an edit's answer says that it follows the edit."""
+    text = _final_text(batch, ops, db, tz)
+    edited = batch.revision is not None and batch.revision.startswith(("e", "qe"))
+    return t(_lang(batch), "edit.answer", answer=text) if edited else text
+
+
+def _final_text(batch: BatchRow, ops: list[OperationRow], db: Database, tz: tzinfo) -> str:
     lang = _lang(batch)
     names = shop_names(db, sorted({o.campaign_id for o in ops}))
     shop = ", ".join(names.values())
@@ -167,3 +185,59 @@ def final_text(batch: BatchRow, ops: list[OperationRow], db: Database, tz: tzinf
             else:
                 lines.append(t(lang, "summary.line", line=op.line_no, text=last))
     return "\n".join(lines)
+
+
+# --- /log: what finally became of each command --------------------------------------------
+
+
+def audit_outcome(db: Database, row: AuditRow, lang: Lang, tz: tzinfo) -> str:
+    """How an audited command ended, in ``lang``: for an accepted write, what its operations
+    came to (done, failed and why, waiting for the next try); otherwise the recorded outcome
+    and its reason in words, with Market's own words when it gave any."""
+    if row.batch_id is not None:
+        ops = operations.batch_operations(db, row.batch_id)
+        if ops:
+            return batch_outcome(ops, lang, tz)
+    result, _, detail = row.outcome.partition(":")
+    catalog = CATALOGS[lang]
+    text = catalog.get(f"log.outcome.{result}", result)
+    reason = catalog.get(f"log.detail.{detail}") if detail else None
+    if reason is not None:
+        text = t(lang, "log.with_detail", outcome=text, detail=reason)
+    if row.market_error:
+        text = t(lang, "log.market_said", outcome=text, message=row.market_error[:80])
+    return text
+
+
+def batch_outcome(ops: list[OperationRow], lang: Lang, tz: tzinfo) -> str:
+    """One line for a message of commands: its one operation's state, or how many are done
+    and the state of each line that is not."""
+    if len(ops) == 1:
+        return _state(ops[0], lang, tz)
+    done = sum(1 for op in ops if op.status == "done")
+    parts = [t(lang, "log.outcome.done_some", done=done, total=len(ops))]
+    parts += [
+        t(lang, "summary.line", line=op.line_no, text=_state(op, lang, tz))
+        for op in ops
+        if op.status != "done"
+    ]
+    return "; ".join(parts)
+
+
+def _state(op: OperationRow, lang: Lang, tz: tzinfo) -> str:
+    if op.status == "done":
+        return t(lang, "log.outcome.done")
+    if op.status == "retrying":
+        time_ = op.next_attempt_at.astimezone(tz).strftime("%H:%M")
+        return t(lang, "log.outcome.retrying", time=time_)
+    if op.status != "failed":
+        return t(lang, "log.outcome.sending")
+    kind = kind_named(op.kind)
+    if kind is None:
+        reason = str(op.payload.get("text", ""))
+    else:
+        # The plain-words line of the explanation; Market's verbatim words stay in the answer.
+        reason = _explanation(op, kind, lang, tz).split("\n", 1)[0]
+    if len(reason) > LOG_REASON_LIMIT:
+        reason = reason[: LOG_REASON_LIMIT - 1] + "…"
+    return t(lang, "log.outcome.failed_because", reason=reason)

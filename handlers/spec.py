@@ -41,6 +41,9 @@ class LineSpec:
 
     kind: OperationKind[Any]
     parse: LineParser
+    reply_prompt: Callable[[Sequence[str]], int | None] | None = None
+    """For a line that names only its order: the order id, when the rest may come as a reply
+    to a prompt (a typed code, or a photo of the label); None for the usual answer."""
 
 
 @dataclass(frozen=True)

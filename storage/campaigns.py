@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
+from storage import shop_settings
 from storage._common import row_of, stamp, table, transaction, upsert, values_of
 from storage.secrets import KeyBox, SecretKeyError
 
@@ -93,7 +94,7 @@ def api_key(db: Database, keybox: KeyBox, campaign_id: int) -> str | None:
 
 
 def forget_campaign(db: Database, campaign_id: int) -> None:
-    """Remove a campaign with its key, members, chat bindings, invites, and the pending
+    """Remove a campaign with its key, members, chat bindings, invites, settings, and the pending
     commands of the chats bound to it; users' default campaign pointing at it is cleared.
 
     The audit log and the history of operations are kept.
@@ -108,6 +109,7 @@ def forget_campaign(db: Database, campaign_id: int) -> None:
         db.execute("DELETE FROM members WHERE campaign_id = ?", (campaign_id,))
         db.execute("DELETE FROM chat_bindings WHERE campaign_id = ?", (campaign_id,))
         db.execute("DELETE FROM invites WHERE campaign_id = ?", (campaign_id,))
+        shop_settings.forget_shop(db, campaign_id)
         db.execute(
             "UPDATE user_prefs SET default_campaign_id = NULL WHERE default_campaign_id = ?",
             (campaign_id,),

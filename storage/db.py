@@ -270,8 +270,11 @@ def _check_header(path: Path) -> None:
         raise _sqlite_problem(path, "SQLITE_NOTADB")
 
 
+BUSY_TIMEOUT_MS = 5000
+
+
 def _configure(db: Database) -> None:
-    db.execute("PRAGMA busy_timeout=5000")
+    db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     db.execute("PRAGMA foreign_keys=ON")
 
 
@@ -317,3 +320,21 @@ def open_memory_database() -> Database:
     _configure(db)
     apply_migrations(db)
     return db
+
+
+def storage_alive(db: Database, wait_ms: int = 200) -> bool:
+    """Whether the database takes a write now: its write lock within ``wait_ms`` (health checks;
+    a locked or broken database is not alive)."""
+    conn = db.conn
+    if conn.in_transaction:
+        return True  # the one connection is writing right now
+    try:
+        conn.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        return False
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return True

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from sqlite_utils import Database
 
+from storage import shop_settings
 from storage._common import transaction
 
 _SCHEMA_1 = (
@@ -181,10 +182,101 @@ def _connect_approvals(db: Database) -> None:
     db.execute("CREATE INDEX approvals_by_expiry ON approvals (expires_at)")
 
 
+_FEED = (
+    # Per shop: the order feed's cursor (Market's update time to read from) and the morning plan.
+    """
+    CREATE TABLE feed_shops (
+        campaign_id INTEGER PRIMARY KEY NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+        cursor TEXT,
+        swept_at TEXT,
+        plan_at TEXT NOT NULL DEFAULT '09:00',
+        plan_sent_on TEXT
+    )
+    """,
+    # The last state the feed saw of each order, and who took it.
+    """
+    CREATE TABLE feed_orders (
+        campaign_id INTEGER NOT NULL,
+        order_id INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        due_on TEXT,
+        updated_at TEXT,
+        snapshot TEXT NOT NULL,
+        taken_by INTEGER,
+        taken_at TEXT,
+        seen_at TEXT NOT NULL,
+        PRIMARY KEY (campaign_id, order_id)
+    )
+    """,
+    "CREATE INDEX feed_orders_by_status ON feed_orders (campaign_id, status, due_on)",
+    # One card per order per chat, ever: its message (NULL while only listed in a digest) and
+    # a digest of what it shows, so that an edit is sent only when something changed.
+    """
+    CREATE TABLE cards (
+        chat_id INTEGER NOT NULL,
+        campaign_id INTEGER NOT NULL,
+        order_id INTEGER NOT NULL,
+        message_id INTEGER,
+        thread_id INTEGER,
+        shown TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (chat_id, campaign_id, order_id)
+    )
+    """,
+    "CREATE INDEX cards_by_order ON cards (campaign_id, order_id)",
+    # Chats that turned the feed off (/feed off); every chat is on by default.
+    """
+    CREATE TABLE feed_chats (
+        chat_id INTEGER PRIMARY KEY NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+        introduced INTEGER NOT NULL DEFAULT 0 CHECK (introduced IN (0, 1))
+    )
+    """,
+    # A digest ("12 new orders") lists its orders; its buttons page through them.
+    """
+    CREATE TABLE digests (
+        id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+        chat_id INTEGER NOT NULL,
+        campaign_id INTEGER NOT NULL,
+        order_ids TEXT NOT NULL,
+        message_id INTEGER,
+        created_at TEXT NOT NULL
+    )
+    """,
+)
+
+
+def _order_feed(db: Database) -> None:
+    for statement in _FEED:
+        db.execute(statement)
+
+
+def _names_edits_outcomes(db: Database) -> None:
+    # People's display names for /members, written only when a name changes.
+    db.execute(
+        "CREATE TABLE people (user_id INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL, "
+        "username TEXT, updated_at TEXT NOT NULL)"
+    )
+    # An edit is a new revision of its message's batch, and each line keeps a digest of its
+    # text (not the text: it may hold anything), so an edit sends only the lines that changed.
+    db.execute("ALTER TABLE batches ADD COLUMN revision TEXT")
+    db.execute("CREATE INDEX batches_by_message ON batches (chat_id, message_id)")
+    db.execute("ALTER TABLE operations ADD COLUMN line_hash TEXT")
+    # An audit entry names its message (only a message that was a command is handled again
+    # when edited) and, for an accepted write, its batch (/log tells how it ended).
+    db.execute("ALTER TABLE audit ADD COLUMN message_id INTEGER")
+    db.execute("ALTER TABLE audit ADD COLUMN batch_id TEXT")
+    db.execute("CREATE INDEX audit_by_message ON audit (chat_id, message_id)")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
     (1, "create tables", _create_tables),
     (2, "button choices; no operation result", _button_choices),
     (3, "owners approve connections of their shops", _connect_approvals),
+    (4, "shops: default delivery service, services used", shop_settings.create_tables),
+    (5, "names, edited commands, audit linked to messages and batches", _names_edits_outcomes),
+    (6, "the order feed: cursors, orders seen, cards, digests", _order_feed),
 ]
 
 
@@ -205,14 +297,17 @@ def apply_migrations(db: Database) -> int:
     under the write lock before a migration runs. Raises SchemaTooNewError when the database
     is at a version this program does not know.
     """
-    latest = MIGRATIONS[-1][0] if MIGRATIONS else 0
+    ordered = sorted(MIGRATIONS, key=lambda migration: migration[0])
+    if len({version for version, _, _ in ordered}) != len(ordered):
+        raise RuntimeError("two migrations share a version number")
+    latest = ordered[-1][0] if ordered else 0
     current = schema_version(db)
     if current > latest:
         raise SchemaTooNewError(
             f"The database schema is version {current}, newer than this program supports "
             f"({latest}); upgrade the program."
         )
-    for version, _name, migrate in MIGRATIONS:
+    for version, _name, migrate in ordered:
         if version <= current:
             continue
         with transaction(db):

@@ -1,7 +1,8 @@
 """Durable command execution: batches of operations that survive restarts.
 
-A batch is one Telegram message (id ``"<chat_id>:<message_id>"``); each line of it is one
-operation. An operation moves through::
+A batch is one Telegram message (id ``"<chat_id>:<message_id>"``, and
+``"<chat_id>:<message_id>:<revision>"`` for a later revision of it, an edit); each line of it
+is one operation. An operation moves through::
 
     queued ─────► running ─────► done
        │           ▲   │   └───► failed
@@ -21,6 +22,7 @@ operation twice.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,6 +57,8 @@ class NewOperation:
     campaign_id: int
     kind: str
     payload: dict[str, Any]
+    # A digest of the line as typed: an edit of the message sends only lines not stored before.
+    line_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,16 @@ class NewBatch:
     language: str
     command: str
     operations: Sequence[NewOperation]
+    # None for the message as first sent; set for a later revision of it (an edit).
+    revision: str | None = None
+    # Set for a button pressed under the message (an order card): each press is a command of
+    # its own, "<chat_id>:<message_id>:<press>"; the message itself is not edited.
+    press: str | None = None
+
+    @property
+    def id(self) -> str:
+        found = batch_id_of(self.chat_id, self.message_id, self.revision)
+        return f"{found}:{self.press}" if self.press else found
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,7 @@ class BatchRow:
     progress_message_id: int | None
     reported: bool
     created_at: datetime
+    revision: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,8 +128,8 @@ class OpenOperation:
     next_attempt_at: datetime
 
 
-def batch_id_of(chat_id: int, message_id: int) -> str:
-    return f"{chat_id}:{message_id}"
+def batch_id_of(chat_id: int, message_id: int, revision: str | None = None) -> str:
+    return f"{chat_id}:{message_id}" + (f":{revision}" if revision else "")
 
 
 def create_batch(
@@ -133,8 +148,8 @@ def create_batch(
     if len({op.line_no for op in operations}) != len(operations):
         raise ValueError("line numbers within a batch must be unique")
     row = BatchRow(
-        batch_id_of(batch.chat_id, batch.message_id), batch.chat_id, batch.message_id,
-        batch.thread_id, batch.user_id, batch.language, batch.command, None, False, stamp(now),
+        batch.id, batch.chat_id, batch.message_id, batch.thread_id, batch.user_id,
+        batch.language, batch.command, None, False, stamp(now), batch.revision,
     )  # fmt: skip
     created_at, deadline = ts_to_text(now), ts_to_text(deadline_at)
     payloads = [json_to_text(op.payload) for op in operations]
@@ -151,10 +166,10 @@ def create_batch(
         if inserted:
             db.conn.executemany(
                 "INSERT INTO operations (batch_id, line_no, campaign_id, kind, payload, status, "
-                "attempts, next_attempt_at, deadline_at, error, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?, NULL, ?, ?)",
+                "attempts, next_attempt_at, deadline_at, error, created_at, updated_at, "
+                "line_hash) VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?, NULL, ?, ?, ?)",
                 [
-                    (row.id, op.line_no, op.campaign_id, op.kind, payload, *times)
+                    (row.id, op.line_no, op.campaign_id, op.kind, payload, *times, op.line_hash)
                     for op, payload in zip(operations, payloads, strict=True)
                 ],
             )
@@ -167,6 +182,16 @@ def create_batch(
 def get_batch(db: Database, batch_id: str) -> BatchRow | None:
     rows = table(db, "batches").rows_where("id = ?", [batch_id])
     return next((row_of(BatchRow, values) for values in rows), None)
+
+
+def line_hashes_of(db: Database, chat_id: int, message_id: int) -> set[str]:
+    """The line digests stored for every revision of a message (lines without one left out)."""
+    cursor = db.execute(
+        "SELECT o.line_hash FROM operations AS o JOIN batches AS b ON b.id = o.batch_id "
+        "WHERE b.chat_id = ? AND b.message_id = ? AND o.line_hash IS NOT NULL",
+        (chat_id, message_id),
+    )
+    return {str(text) for (text,) in cursor.fetchall()}
 
 
 def batch_operations(db: Database, batch_id: str) -> list[OperationRow]:
@@ -328,4 +353,29 @@ def resume_interrupted(db: Database, now: datetime) -> int:
         "error = json_set(coalesce(error, '{\"type\": \"interrupted\"}'), '$.uncertain', "
         "json('true')) WHERE status = 'running'",
         (at, at),
+    )
+
+
+def supersede(
+    db: Database,
+    batch: BatchRow,
+    replaced: Sequence[tuple[str, int]],
+    now: datetime,
+) -> int:
+    """An edit of a message replaced some of its lines: the earlier revisions' operations of the
+    same (kind, order id) that are still waiting fail as superseded, so that the old value never
+    reaches Market after the new one. Running or finished ones are left alone. Returns how many.
+    """
+    if not replaced:
+        return 0
+    pairs = json.dumps([[kind, order_id] for kind, order_id in replaced])
+    error = json_to_text({"type": "superseded"})
+    return change(
+        db,
+        "UPDATE operations SET status = 'failed', error = ?, updated_at = ? "
+        "WHERE status IN ('queued', 'retrying') AND batch_id IN ("
+        " SELECT id FROM batches WHERE chat_id = ? AND message_id = ? AND id != ?) "
+        "AND EXISTS (SELECT 1 FROM json_each(?) AS p WHERE json_extract(p.value, '$[0]') = kind "
+        " AND json_extract(p.value, '$[1]') = json_extract(payload, '$.order_id'))",
+        (error, ts_to_text(now), batch.chat_id, batch.message_id, batch.id, pairs),
     )

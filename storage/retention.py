@@ -87,3 +87,37 @@ def prune(
         ).rowcount
         asked = db.execute(_DELETE_OLD_QUESTIONS, questions).rowcount
     return Pruned(audit=audit, batches=batches, operations=operations, questions=asked)
+
+
+def prune_records(db: Database, *, before: datetime, now: datetime) -> int:
+    """Delete what outlived its use: the feed's closed orders (delivered or cancelled, last seen
+    before ``before``) with their cards, old digests, approvals decided or expired and invites
+    used or expired before ``before``, and the names of people who no longer have any role.
+    Returns how many rows went."""
+    cut, at = ts_to_text(before), ts_to_text(now)
+    gone: int
+    # Several tables, one short transaction: raw SQL.
+    with transaction(db):
+        gone = db.execute(
+            "DELETE FROM cards WHERE (campaign_id, order_id) IN (SELECT campaign_id, order_id "
+            "FROM feed_orders WHERE status IN ('DELIVERED', 'CANCELLED') AND seen_at < ?)",
+            (cut,),
+        ).rowcount
+        gone += db.execute(
+            "DELETE FROM feed_orders WHERE status IN ('DELIVERED', 'CANCELLED') AND seen_at < ?",
+            (cut,),
+        ).rowcount
+        gone += db.execute("DELETE FROM digests WHERE created_at < ?", (cut,)).rowcount
+        gone += db.execute(
+            "DELETE FROM approvals WHERE expires_at < ? "
+            "OR (decided_at IS NOT NULL AND decided_at < ?)",
+            (at, cut),
+        ).rowcount
+        gone += db.execute(
+            "DELETE FROM invites WHERE expires_at < ? OR (used_at IS NOT NULL AND used_at < ?)",
+            (cut, cut),
+        ).rowcount
+        gone += db.execute(
+            "DELETE FROM people WHERE user_id NOT IN (SELECT user_id FROM members)"
+        ).rowcount
+    return gone

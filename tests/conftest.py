@@ -68,11 +68,14 @@ def settings(
     return Settings(
         telegram_bot_token=fake_telegram.token,
         telegram_api_base_url=fake_telegram.base_url,
+        telegram_file_base_url=fake_telegram.file_base_url,
         market_api_base_url=fake_market.base_url,
         bot_db_path=tmp_path / "bot.sqlite3",
         bot_secret_key=secret_key,
         telegram_poll_timeout=1,
         retry_base_seconds=0.05,
+        # The order feed is off unless a test turns it on (its digests would interleave).
+        order_feed_interval_seconds=0,
         market_timeout_seconds=2.0,
         _env_file=None,  # type: ignore[call-arg]
     )

@@ -329,6 +329,16 @@ CASES = [
         req("unbind", GROUP, MANAGER, bound=1), Denied(R.ROLE_TOO_LOW, 1), id="unbind-manager"
     ),
     pytest.param(req("unbind", GROUP, OWNER), Denied(R.GROUP_NOT_BOUND), id="unbind-unbound"),
+    # the order feed's commands and the status writes
+    pytest.param(req("shipped", GROUP, COURIER, bound=1), Allowed(1, "courier"), id="shipped"),
+    pytest.param(req("delivered", PRIVATE, COURIER), Allowed(1, "courier"), id="delivered"),
+    pytest.param(req("delivered", GROUP, STRANGER, bound=1), Denied(R.NOT_MEMBER, 1), id="dlv-x"),
+    pytest.param(req("orders", GROUP, COURIER, bound=1), Allowed(1, "courier"), id="orders"),
+    pytest.param(req("plan", PRIVATE, COURIER), Allowed(1, "courier"), id="plan"),
+    pytest.param(req("feed", GROUP, MANAGER, bound=1), Denied(R.ROLE_TOO_LOW, 1), id="feed-mgr"),
+    pytest.param(req("feed", GROUP, OWNER, bound=1), Allowed(1, "owner"), id="feed-owner"),
+    pytest.param(req("service", GROUP, COURIER, bound=1), Denied(R.ROLE_TOO_LOW, 1), id="svc-c"),
+    pytest.param(req("service", PRIVATE, MANAGER), Allowed(1, "manager"), id="service-manager"),
 ]
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from handlers.parsing import parse_date
 from handlers.registry import COMMANDS, help_text, menu
 from handlers.texts import CATALOGS, placeholders
 
@@ -47,3 +50,21 @@ def test_catalogs_have_the_same_keys_and_placeholders() -> None:
 def test_russian_texts_are_russian() -> None:
     for key in ("start.title", "deny.not_member", "result.track_ok", "connect.in_group"):
         assert any("а" <= ch <= "я" for ch in CATALOGS["ru"][key].lower()), key
+
+
+def test_readme_lists_only_dates_the_bot_reads() -> None:
+    bullet = README[README.index("- `/move <orderId>") :]
+    dates = bullet[bullet.index("Dates:") : bullet.index("Reasons:")]
+    listed = re.findall(r"`([^`]+)`", dates)
+    today = date(2025, 6, 10)
+    for text in listed:
+        assert isinstance(parse_date(text, today), date), text
+    for form in ("25 декабря", "25 dec", "пн", "monday", "+3", "через 3 дня", "25,12"):
+        assert form in listed, form
+    assert "a year" in dates
+
+
+def test_readme_tells_how_to_see_every_command() -> None:
+    assert "`/help all`" in README
+    assert "pip install -e . && python -m bot" in README
+    assert "pip install -e '.[test]' && pytest" in README

@@ -47,12 +47,13 @@ async def test_track_with_a_service_name(bot: RunningBot) -> None:
     bot.telegram.send_private(COURIER, "/track 102 rr777 cdek")
     answer = text_of(await bot.final(COURIER, mark))
     assert answer.startswith("✅"), answer
-    assert bot.market.order(CAMPAIGN, 102).track_codes == [("rr777", 51)]
+    # Upper-cased, as the buyer's tracking link needs.
+    assert bot.market.order(CAMPAIGN, 102).track_codes == [("RR777", 51)]
 
 
 async def test_ambiguous_service_name_lists_candidates(bot: RunningBot) -> None:
     mark = bot.mark()
-    bot.telegram.send_private(COURIER, "/track 102 RR1 яндекс")
+    bot.telegram.send_private(COURIER, "/track 102 RR12 яндекс")
     answer = text_of(await bot.reply(COURIER, mark))
     assert "106" in answer and "107" in answer
     assert bot.market.requests_for("setOrderDeliveryTrackCode") == []
@@ -101,9 +102,9 @@ async def test_track_in_group_of_another_shop_goes_to_that_shop(bot: RunningBot)
     seed_shop(bot.settings, (COURIER, "courier"), campaign_id=OTHER_CAMPAIGN)
     bind_group(bot, GROUP - 1, OTHER_CAMPAIGN)
     mark = bot.mark()
-    bot.telegram.send_group(GROUP - 1, COURIER, "/track 201 XY1 51")
+    bot.telegram.send_group(GROUP - 1, COURIER, "/track 201 XY12 51")
     assert text_of(await bot.final(GROUP - 1, mark)).startswith("✅")
-    assert bot.market.order(OTHER_CAMPAIGN, 201).track_codes == [("XY1", 51)]
+    assert bot.market.order(OTHER_CAMPAIGN, 201).track_codes == [("XY12", 51)]
 
 
 async def test_bad_input_gets_usage_and_no_market_call(bot: RunningBot) -> None:
@@ -168,7 +169,7 @@ async def test_missing_reason_asks_with_buttons(bot: RunningBot) -> None:
 async def test_campaign_choice_buttons(bot: RunningBot) -> None:
     seed_shop(bot.settings, (COURIER, "courier"), campaign_id=OTHER_CAMPAIGN)
     mark = bot.mark()
-    bot.telegram.send_private(COURIER, "/track 201 ZZ9 51")
+    bot.telegram.send_private(COURIER, "/track 201 ZZ99 51")
     question = await bot.reply(COURIER, mark)
     rows = question.params["reply_markup"]["inline_keyboard"]
     assert len(rows) == 2
@@ -178,7 +179,7 @@ async def test_campaign_choice_buttons(bot: RunningBot) -> None:
         COURIER, COURIER, int(question.result["message_id"]), choice["callback_data"]
     )
     assert text_of(await bot.final(COURIER, mark)).startswith("✅")
-    assert bot.market.order(OTHER_CAMPAIGN, 201).track_codes == [("ZZ9", 51)]
+    assert bot.market.order(OTHER_CAMPAIGN, 201).track_codes == [("ZZ99", 51)]
     assert bot.market.order(CAMPAIGN, 101).track_codes == []
 
 
@@ -188,7 +189,7 @@ async def test_default_campaign_skips_the_question(bot: RunningBot) -> None:
     prefs.set_default_campaign(db, COURIER, OTHER_CAMPAIGN)
     db.close()
     mark = bot.mark()
-    bot.telegram.send_private(COURIER, "/track 201 DF1 51")
+    bot.telegram.send_private(COURIER, "/track 201 DF12 51")
     assert text_of(await bot.final(COURIER, mark)).startswith("✅")
 
 
@@ -197,7 +198,7 @@ async def test_slow_market_shows_progress_then_result(bot: RunningBot) -> None:
 
     bot.market.fail_next(105, Fault.slow(3.0))
     mark = bot.mark()
-    bot.telegram.send_private(COURIER, "/track 105 SL1 51")
+    bot.telegram.send_private(COURIER, "/track 105 SL12 51")
     progress = await bot.reply(COURIER, mark)
     assert text_of(progress).startswith("⏳")
     final = await bot.final(COURIER, mark)
@@ -223,11 +224,11 @@ async def test_track_with_bot_name_in_group_and_another_bots_name_ignored(bot: R
     bind_group(bot)
     mark = bot.mark()
     bot.telegram.send_group(GROUP, COURIER, "/track@OtherBot 102 NO1 51")
-    bot.telegram.send_group(GROUP, COURIER, "/track@DbsTestBot 102 AB1 51", language_code="ru")
+    bot.telegram.send_group(GROUP, COURIER, "/track@DbsTestBot 102 AB12 51", language_code="ru")
     answer = text_of(await bot.final(GROUP, mark))
     assert answer.startswith("✅")
     assert "Заказ 102" in answer
-    assert bot.market.order(CAMPAIGN, 102).track_codes == [("AB1", 51)]
+    assert bot.market.order(CAMPAIGN, 102).track_codes == [("AB12", 51)]
 
 
 async def test_forged_button_data_is_answered_and_runs_nothing(bot: RunningBot) -> None:

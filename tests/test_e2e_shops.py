@@ -259,7 +259,7 @@ async def test_disconnect_asks_then_forgets_the_shop(bot: RunningBot) -> None:
 async def test_use_chooses_the_default_of_two_shops(bot: RunningBot) -> None:
     seed_shop(bot.settings, (OWNER, "owner"), (COURIER, "courier"), campaign_id=OTHER_CAMPAIGN)
     other_shop = f"books.example ({OTHER_CAMPAIGN})"
-    question = await private(bot, COURIER, "/track 201 XY1 51")
+    question = await private(bot, COURIER, "/track 201 XY12 51")
     assert text_of(question) == "You have several shops. Which one?"
     assert [row[0]["text"] for row in question.params["reply_markup"]["inline_keyboard"]] == [
         SHOP,
@@ -269,15 +269,15 @@ async def test_use_chooses_the_default_of_two_shops(bot: RunningBot) -> None:
     answer = text_of(await private(bot, COURIER, f"/use {OTHER_CAMPAIGN}"))
     assert answer == f"Your default shop is now {other_shop}."
     mark = bot.mark()
-    bot.telegram.send_private(COURIER, "/track 201 XY1 51")
+    bot.telegram.send_private(COURIER, "/track 201 XY12 51")
     assert text_of(await bot.final(COURIER, mark)).startswith("✅")
-    assert bot.market.order(OTHER_CAMPAIGN, 201).track_codes == [("XY1", 51)]
+    assert bot.market.order(OTHER_CAMPAIGN, 201).track_codes == [("XY12", 51)]
 
     assert text_of(await private(bot, COURIER, f"/use {CAMPAIGN}")).endswith(f"{SHOP}.")
     mark = bot.mark()
-    bot.telegram.send_private(COURIER, "/track 101 XY2 51")
+    bot.telegram.send_private(COURIER, "/track 101 XY22 51")
     assert text_of(await bot.final(COURIER, mark)).startswith("✅")
-    assert bot.market.order(CAMPAIGN, 101).track_codes == [("XY2", 51)]
+    assert bot.market.order(CAMPAIGN, 101).track_codes == [("XY22", 51)]
 
     answer = text_of(await private(bot, STRANGER, f"/use {CAMPAIGN}"))
     assert "You don't have access to a shop here" in answer

@@ -45,6 +45,27 @@ def test_without_token_one_clear_line_and_nonzero_exit(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("where", ["env", "dotenv"])
+def test_an_empty_token_is_not_set(tmp_path: Path, where: str) -> None:
+    # An .env copied from .env.example and emptied, in the directory the bot starts from.
+    extra = {"TELEGRAM_BOT_TOKEN": ""} if where == "env" else {}
+    if where == "dotenv":
+        (tmp_path / ".env").write_text("TELEGRAM_BOT_TOKEN=\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env=_env(PYTHONPATH=str(ROOT), **extra),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "market-dbs-bot: TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather and run "
+        "TELEGRAM_BOT_TOKEN=<token> python -m bot (or put it in .env in the current directory)"
+    ]
+
+
 def test_malformed_setting_names_the_variable_without_its_value(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bot"],

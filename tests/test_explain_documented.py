@@ -437,5 +437,10 @@ def test_a_write_specific_message_is_checked_for_its_own_kind_only() -> None:
 def test_the_kinds_allowed_statuses_match_market() -> None:
     assert TrackKind().statuses == frozenset({"PROCESSING", "DELIVERY", "PICKUP"})
     assert MoveKind().statuses == frozenset({"PROCESSING", "DELIVERY"})
-    assert set(KINDS) == {"track", "move"}
+    assert set(KINDS) == {"track", "move", "ship", "deliver", "cancellation"}
+    # updateOrderStatus: PROCESSING → DELIVERY → (PICKUP →) DELIVERED; a buyer's cancellation
+    # request is answered while the order is with the courier or at the pickup point.
+    assert KINDS["ship"].statuses == frozenset({"PROCESSING"})
+    assert KINDS["deliver"].statuses == frozenset({"DELIVERY", "PICKUP"})
+    assert KINDS["cancellation"].statuses == frozenset({"DELIVERY", "PICKUP"})
     assert KINDS["track"].statuses == TrackKind().statuses

@@ -4,18 +4,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
-from bot.market.writes import MovePayload, MoveReason, TrackPayload
+from bot.market.writes import DeliverPayload, MovePayload, MoveReason, Payload, TrackPayload
 from handlers.lines import (
     NEEDS_SERVICES,
     BatchLine,
     LineContext,
     Option,
     Question,
+    parse_delivered,
     parse_move,
+    parse_shipped,
     parse_track,
     split_commands,
 )
@@ -45,6 +47,9 @@ def move(order_id: int, to_date: date, reason: MoveReason) -> MovePayload:
 
 
 def _err(value: object) -> InputError:
+    """The error a line reports; for a question, what a line of a bulk message says instead."""
+    if isinstance(value, Question):
+        value = value.unasked
     assert isinstance(value, InputError), value
     return value
 
@@ -56,8 +61,9 @@ TRACK_OK = [
     (["123", "RR456", "51"], NO_SERVICES, track(123, "RR456", 51)),
     (["123", "RR456", "999"], CTX, track(123, "RR456", 999)),  # an id Market did not list
     (["123", "RR456", "cdek"], CTX, track(123, "RR456", 51, "СДЭК")),
-    (["123", "*RR*", "Почта"], CTX, track(123, "*RR*", 1, "Почта России")),
-    (["7", "rr1", "елка"], CTX, track(7, "rr1", 301, "Ёлка-Экспресс")),
+    (["123", "ра12", "Почта"], CTX, track(123, "PA12", 1, "Почта России")),
+    (["7", "rr10", "елка"], CTX, track(7, "RR10", 301, "Ёлка-Экспресс")),
+    (["#124,", "RA 1234-5678 RU", "51"], CTX, track(124, "RA12345678RU", 51, "СДЭК")),
 ]
 TRACK_BAD = [
     ([], "input.track.missing_all"),
@@ -96,15 +102,17 @@ def test_a_service_name_needs_markets_list() -> None:
 
 
 def test_ambiguous_and_unknown_services_name_the_query_and_candidates() -> None:
-    ambiguous = _err(parse_track(["1", "R", "экспресс"], CTX))
+    ambiguous = _err(parse_track(["1", "RR12", "экспресс"], CTX))
     assert ambiguous.params == {
         "query": "экспресс",
         "candidates": "52 — СДЭК Экспресс\n301 — Ёлка-Экспресс",
     }
-    unknown = _err(parse_track(["1", "R", "fedex"], CTX))
-    assert unknown.params == {"query": "fedex"}
+    unknown = _err(parse_track(["1", "RR12", "fedex"], CTX))
+    # The hint names the shop's own services, not a hard-coded "51 for СДЭК".
+    assert unknown.params["query"] == "fedex"
+    assert "51 (СДЭК)" in unknown.params["candidates"]
     many = LineContext(TODAY, [(n, f"Курьер {n}") for n in range(1, 13)])
-    capped = _err(parse_track(["1", "R", "курьер"], many))
+    capped = _err(parse_track(["1", "RR12", "курьер"], many))
     assert capped.params["candidates"].splitlines() == [f"{n} — Курьер {n}" for n in range(1, 11)]
 
 
@@ -115,6 +123,13 @@ MOVE_OK = [
     (["123", "2025-12-25", "partner"], move(123, date(2025, 12, 25), PARTNER)),
     (["123", "завтра", "магазин"], move(123, date(2025, 6, 11), PARTNER)),
     (["123", "today", "USER_MOVED_DELIVERY_DATES"], move(123, TODAY, USER)),
+    # A date of several words is read before the reason.
+    (["123", "25", "декабря", "user"], move(123, date(2025, 12, 25), USER)),
+    (["№123", "через", "3", "дня", "partner"], move(123, date(2025, 6, 13), PARTNER)),
+    (["123", "в", "пн", "магазин"], move(123, date(2025, 6, 16), PARTNER)),
+    (["123", "dec", "25,", "2025", "buyer"], move(123, date(2025, 12, 25), USER)),
+    (["123", "+3", "дня", "buyer"], move(123, date(2025, 6, 13), USER)),
+    (["123", "25,12", "buyer"], move(123, date(2025, 12, 25), USER)),
 ]
 MOVE_BAD = [
     ([], "input.move.missing_all"),
@@ -125,6 +140,10 @@ MOVE_BAD = [
     (["123", "25.12", "whoever"], "input.reason.unknown"),
     (["123", "25.12", "user", "asked"], "input.too_many_args"),
     (["123", "25", "12", "user"], "input.date.bad_format"),
+    (["123", "30", "февраля", "user"], "input.date.no_such_date"),
+    (["123", "25", "декабря", "2024", "user"], "input.date.past"),
+    (["123", "25", "декабря", "user", "asked"], "input.too_many_args"),
+    (["123", "через", "3", "user"], "input.date.bad_format"),
 ]
 
 
@@ -157,10 +176,19 @@ def test_a_missing_reason_is_asked_with_two_buttons() -> None:
     assert answers == [move(123, date(2025, 12, 25), USER), move(123, date(2025, 12, 25), PARTNER)]
 
 
+def test_a_date_of_several_words_becomes_one_argument_of_the_question() -> None:
+    question = parse_move(["123", "25", "декабря"], CTX)
+    assert isinstance(question, Question)
+    assert question.text == InputError("reason.ask", {"order_id": 123, "date": date(2025, 12, 25)})
+    assert question.options[0].args == ("123", "2025-12-25", "user")
+    refused = _err(parse_move(["123", "через", "3", "user"], CTX))
+    assert refused.params == {"value": "через"}
+
+
 def test_extra_arguments_are_named() -> None:
     error = _err(parse_move(["123", "25.12", "user", "asked", "me"], CTX))
     assert error.params == {"extra": "asked me"}
-    one_word = _err(parse_track(["1", "RR", "Почта", "России"], CTX))
+    one_word = _err(parse_track(["1", "RR12", "Почта", "России"], CTX))
     assert one_word.params == {"value": "Почта России"}
 
 
@@ -205,6 +233,17 @@ SPLIT_OK = [
     ),
     ("/track\n/move 1 25.12", [BatchLine(1, "track", ()), BatchLine(2, "move", ("1", "25.12"))]),
     ("\n\n  /track  \r\n\r\n 1 RR1 51 \n\n", [BatchLine(5, "track", ("1", "RR1", "51"))]),
+    # A quoted argument is one word, without its quotes, its spaces made single.
+    ('/track 124 "RA 1234-5678 RU" 51', [BatchLine(1, "track", ("124", "RA 1234-5678 RU", "51"))]),
+    ("/track 124 «RA  1234\u00a0RU» 51", [BatchLine(1, "track", ("124", "RA 1234 RU", "51"))]),
+    ("/track 124 “RA 1234” 51", [BatchLine(1, "track", ("124", "RA 1234", "51"))]),
+    ("/track 124 „RA 1234“ 51", [BatchLine(1, "track", ("124", "RA 1234", "51"))]),
+    ('/move\n1 "25 декабря" user', [BatchLine(2, "move", ("1", "25 декабря", "user"))]),
+    ('/track 1 "" 51', [BatchLine(1, "track", ("1", "", "51"))]),
+    # Not closed at the end of a word: the quote is a character like any other.
+    ('/track 124 "RA 1234 51', [BatchLine(1, "track", ("124", '"RA', "1234", "51"))]),
+    ('/track 124 "RA 12"34 51', [BatchLine(1, "track", ("124", '"RA', '12"34', "51"))]),
+    ('/track 124 RA"1 2" 51', [BatchLine(1, "track", ("124", 'RA"1', '2"', "51"))]),
 ]
 
 SPLIT_BAD = [
@@ -272,14 +311,46 @@ def line_errors() -> list[InputError]:
     """Every InputError the line tables above produce, by running the parsers again."""
     results: list[object] = []
     results += [parse_track(args, CTX) for args, _ in TRACK_BAD]
-    results += [parse_track(["1", "R", "cdek"], NO_SERVICES)]
+    results += [parse_track(["1", "RR12", "cdek"], NO_SERVICES)]
     results += [parse_move(args, CTX) for args, _ in MOVE_BAD]
     results += [split_commands(text, BOT, KNOWN) for text, _ in SPLIT_BAD]
     results.append(split_commands("/track\n" + "1 R 5\n" * 51, BOT, KNOWN))
+    results += [parse_delivered(args, CTX) for args in DELIVERED_BAD]
+    for value in list(results):
+        if isinstance(value, Question):
+            results += [value.text, value.unasked, *(option.label for option in value.options)]
     question = parse_move(["1", "25.12"], CTX)
     assert isinstance(question, Question)
     results += [question.text, question.unasked, *(option.label for option in question.options)]
     return [result for result in results if isinstance(result, InputError)]
+
+
+# --- /shipped and /delivered --------------------------------------------------------------------
+
+DELIVERED_BAD = [["1", "2099-01-01"], ["1", "01.01.2000"], ["1", "31.02"], ["x"]]
+
+
+def test_shipped_takes_one_order() -> None:
+    assert parse_shipped(["#124"], CTX) == Payload(order_id=124)
+    assert _err(parse_shipped([], CTX)).key == "input.missing.order_id"
+    assert _err(parse_shipped(["1", "2"], CTX)).key == "input.too_many_args"
+
+
+def test_delivered_today_or_a_past_day_never_a_future_one() -> None:
+    yesterday = TODAY - timedelta(days=1)
+    assert parse_delivered(["7"], CTX) == DeliverPayload(order_id=7)
+    assert parse_delivered(["7", "today"], CTX) == DeliverPayload(order_id=7)
+    assert parse_delivered(["7", "вчера"], CTX) == DeliverPayload(
+        order_id=7, real_delivery_date=yesterday
+    )
+    assert parse_delivered(["7", f"{yesterday:%d.%m}"], CTX) == DeliverPayload(
+        order_id=7, real_delivery_date=yesterday
+    )
+    tomorrow = TODAY + timedelta(days=1)
+    assert _err(parse_delivered(["7", f"{tomorrow:%d.%m.%Y}"], CTX)).key == "input.date.future"
+    assert _err(parse_delivered(["7", "2099-01-01"], CTX)).key == "input.date.future"
+    assert _err(parse_delivered(["7", "01.01.2000"], CTX)).key == "input.date.too_old"
+    assert _err(parse_delivered(["7", "вчера", "x"], CTX)).key == "input.too_many_args"
 
 
 def test_texts_cover_every_error_the_parsers_return() -> None:

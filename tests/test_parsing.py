@@ -36,6 +36,10 @@ ORDER_ID_OK = [
     ("007", 7),
     ("9223372036854775807", INT64_MAX),
     (" 42 ", 42),
+    ("#123", 123),
+    ("№123", 123),
+    ("123,", 123),
+    ("#0123;", 123),
 ]
 ORDER_ID_BAD = [
     ("", "input.missing.order_id"),
@@ -55,7 +59,10 @@ ORDER_ID_BAD = [
     ("12 3", "input.order_id.not_number"),
     ("1.5", "input.order_id.not_number"),
     ("1e9", "input.order_id.not_number"),
-    ("#123", "input.order_id.not_number"),
+    ("#", "input.order_id.not_number"),
+    ("##123", "input.order_id.not_number"),
+    ("#-5", "input.order_id.not_positive"),
+    (",", "input.order_id.not_number"),
     ("<b>1</b>", "input.order_id.not_number"),
     ("12\x003", "input.invisible_char"),
     ("\u200b123", "input.invisible_char"),
@@ -64,20 +71,35 @@ ORDER_ID_BAD = [
 
 TRACK_CODE_OK = [
     ("RR456", "RR456"),
-    ("rr123456785RU", "rr123456785RU"),
-    ("*RR*", "*RR*"),
-    ("<b>1</b>", "<b>1</b>"),
-    ("СДЭК-1", "СДЭК-1"),
-    ("A", "A"),
+    ("rr123456785RU", "RR123456785RU"),
+    ("РА457", "PA457"),  # Cyrillic Р and А from a Russian keyboard
+    ("rа457", "RA457"),
+    ("рр457", "PP457"),
+    ("АВЕКМНОРСТУХ", "ABEKMHOPCTYX"),
+    ("авекмнорстух", "ABEKMHOPCTYX"),
+    ("RA-1234-RU", "RA-1234-RU"),
+    ("RR45", "RR45"),
     ("X" * 64, "X" * 64),
+    # Spaces come only from a quoted code: they and the dashes group digits on labels.
+    ("RA 1234-5678 RU", "RA12345678RU"),
+    ("RR\u00a0456", "RR456"),
+    ("RR\t456", "RR456"),
+    ("RR\u2028456", "RR456"),
 ]
 TRACK_CODE_BAD = [
     ("", "input.missing.track_code"),
     ("X" * 65, "input.track_code.too_long"),
-    ("RR 456", "input.track_code.has_space"),
-    ("RR\u00a0456", "input.track_code.has_space"),
-    ("RR\t456", "input.track_code.has_space"),
-    ("RR\u2028456", "input.track_code.has_space"),
+    ("RR", "input.track_code.too_short"),
+    ("A", "input.track_code.too_short"),
+    ("R-1", "input.track_code.too_short"),
+    ("1 - 2", "input.track_code.too_short"),
+    ("*RR*", "input.track_code.bad_char"),
+    ("<b>1</b>", "input.track_code.bad_char"),
+    ("RR_456", "input.track_code.bad_char"),
+    ("RR456ü", "input.track_code.bad_char"),
+    ("ＲＲ456", "input.track_code.bad_char"),  # full-width
+    ("СДЭК-1", "input.track_code.cyrillic"),
+    ("ЁЛКА12", "input.track_code.cyrillic"),
     ("RR\x00456", "input.invisible_char"),
     ("RR\x1b[31m", "input.invisible_char"),
     ("RR\u200b456", "input.invisible_char"),
@@ -138,6 +160,11 @@ DATE_OK = [
     ("Завтра", date(2025, 6, 11)),
     ("послезавтра", date(2025, 6, 12)),
     ("ПОСЛЕЗАВТРА", date(2025, 6, 12)),
+    ("25,12", date(2025, 12, 25)),
+    ("25 декабря", date(2025, 12, 25)),
+    ("пн", date(2025, 6, 16)),
+    ("+3", date(2025, 6, 13)),
+    ("через 3 дня", date(2025, 6, 13)),
 ]
 DATE_BAD = [
     ("", "input.missing.date"),
@@ -151,6 +178,9 @@ DATE_BAD = [
     ("09.06.2025", "input.date.past"),
     ("2024-12-31", "input.date.past"),
     ("01.01.24", "input.date.past"),
+    ("25 декабря 2024", "input.date.past"),
+    ("30 февраля", "input.date.no_such_date"),
+    ("+367", "input.date.too_far"),
     ("12.06.2026", "input.date.too_far"),  # 367 days ahead
     ("01.01.99", "input.date.too_far"),
     ("29.02", "input.date.too_far"),  # next one is 29.02.2028
@@ -306,6 +336,13 @@ def test_sanitize(value: str, expected: str) -> None:
 def test_sanitize_respects_limit() -> None:
     assert sanitize("abcdefgh", limit=5) == "abcd…"
     assert len(sanitize("y" * 500)) == 40
+
+
+def test_track_code_errors_name_what_is_wrong() -> None:
+    assert _err(parse_track_code("СДЭК-Ж1")).params == {"value": "СДЭК-Ж1", "letters": "Д, Э, Ж"}
+    assert _err(parse_track_code("RR/456")).params == {"value": "RR/456", "char": "/"}
+    assert _err(parse_track_code("рр")).params == {"value": "рр", "length": "2", "min": "4"}
+    assert _err(parse_order_id("#abc")).params == {"value": "#abc"}
 
 
 def test_echoed_values_carry_no_control_characters() -> None:

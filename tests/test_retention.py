@@ -237,3 +237,48 @@ def test_retention_setting_defaults_to_90_days_and_refuses_nonsense() -> None:
     assert load_settings(telegram_bot_token=token, retention_days="7").retention_days == 7
     with pytest.raises(SettingsError, match=r"^RETENTION_DAYS "):
         load_settings(telegram_bot_token=token, retention_days=0, _env_file=None)
+
+
+def test_closed_orders_old_invites_and_names_of_people_without_a_role_go() -> None:
+    from storage import feed, invites, members, people
+    from storage.feed import SweptOrder
+    from storage.retention import prune_records
+    from tests.conftest import CAMPAIGN, COURIER, MANAGER, OWNER
+    from tests.test_storage_people import connect
+
+    db = open_memory_database()
+    long_ago = datetime(2020, 1, 1, tzinfo=UTC)
+    now = datetime(2025, 6, 1, tzinfo=UTC)
+    connect(db, CAMPAIGN)
+    for user_id, name in ((COURIER, "Kolya"), (MANAGER, "Masha")):
+        members.set_member(db, CAMPAIGN, user_id, "courier", OWNER, long_ago)
+        people.note(db, {}, user_id, name, None, long_ago)
+    members.remove_member(db, CAMPAIGN, MANAGER)
+    feed.save_sweep(
+        db,
+        CAMPAIGN,
+        [
+            SweptOrder(1, "DELIVERED", None, None, {"orderId": 1}),
+            SweptOrder(2, "PROCESSING", None, None, {"orderId": 2}),
+        ],
+        cursor=None,
+        now=long_ago,
+    )
+    for order_id in (1, 2):
+        feed.save_card(
+            db,
+            chat_id=-5,
+            campaign_id=CAMPAIGN,
+            order_id=order_id,
+            message_id=order_id,
+            thread_id=None,
+            shown="x",
+            now=long_ago,
+        )
+    invites.create_invite(db, CAMPAIGN, "courier", OWNER, long_ago)
+    gone = prune_records(db, before=now - timedelta(days=90), now=now)
+    assert gone == 4  # an order, its card, an invite, a name (and nothing else)
+    assert set(feed.seen_orders(db, CAMPAIGN, [1, 2])) == {2}  # an open order stays
+    assert feed.card(db, -5, CAMPAIGN, 1) is None and feed.card(db, -5, CAMPAIGN, 2) is not None
+    assert db.execute("SELECT count(*) FROM invites").fetchone()[0] == 0
+    assert [r[0] for r in db.execute("SELECT user_id FROM people")] == [COURIER]

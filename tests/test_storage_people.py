@@ -7,12 +7,23 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
 from sqlite_utils import Database
 
-from storage import audit, bindings, campaigns, invites, members, operations, pending, prefs
+from storage import (
+    audit,
+    bindings,
+    campaigns,
+    invites,
+    members,
+    operations,
+    pending,
+    people,
+    prefs,
+)
 from storage.db import open_database, open_memory_database
 from storage.operations import NewBatch, NewOperation
 from storage.secrets import KeyBox
@@ -381,3 +392,78 @@ def test_default_campaign_must_be_connected(db: Database) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         prefs.set_default_campaign(db, OWNER, CAMPAIGN)
     assert prefs.get_prefs(db, OWNER).default_campaign_id is None
+
+
+# --- names (storage.people) ----------------------------------------------------------------------
+
+
+def test_a_members_name_is_written_only_when_it_changes(db: Database) -> None:
+    connect(db)
+    members.set_member(db, CAMPAIGN, COURIER, "courier", OWNER, NOW)
+    seen: dict[int, tuple[str, str | None]] = {}
+    later = NOW + timedelta(hours=1)
+
+    assert people.note(db, seen, COURIER, "Kolya", "kolya_dbs", NOW) is True
+    assert people.note(db, seen, COURIER, "Kolya", "kolya_dbs", later) is False
+    # After a restart the map is empty: the stored row is read, not written again.
+    assert people.note(db, {}, COURIER, "Kolya", "kolya_dbs", later) is False
+    assert people.get_person(db, COURIER) == people.PersonRow(COURIER, "Kolya", "kolya_dbs", NOW)
+
+    assert people.note(db, seen, COURIER, "Nikolai", None, later) is True
+    assert people.get_person(db, COURIER) == people.PersonRow(COURIER, "Nikolai", None, later)
+    assert seen == {COURIER: ("Nikolai", None)}
+
+
+def test_names_of_strangers_are_not_kept_and_odd_usernames_are_dropped(db: Database) -> None:
+    connect(db)
+    members.set_member(db, CAMPAIGN, MANAGER, "manager", OWNER, NOW)
+    seen: dict[int, tuple[str, str | None]] = {}
+    assert people.note(db, seen, STRANGER, "Eve", "eve", NOW) is False
+    assert people.get_person(db, STRANGER) is None and seen == {}
+    assert people.note(db, seen, MANAGER, "Masha", "not a username!", NOW) is True
+    assert people.note(db, seen, OWNER, "Owner", "shop_owner", NOW) is False  # no role yet
+    assert people.names_of(db, [MANAGER, OWNER, STRANGER]) == {
+        MANAGER: people.PersonRow(MANAGER, "Masha", None, NOW)
+    }
+    assert people.names_of(db, []) == {}
+
+
+# --- audit entries name their message and batch -------------------------------------------------
+
+
+def test_audit_entries_name_their_message_and_batch(db: Database) -> None:
+    common: dict[str, Any] = {"now": NOW, "user_id": COURIER, "campaign_id": CAMPAIGN}
+    track = {"command": "track", "arguments": "1 RR1234 51", "outcome": "accepted"}
+    audit.record(
+        db, chat_id=GROUP_CHAT, message_id=10, batch_id=f"{GROUP_CHAT}:10", **track, **common
+    )
+    audit.record(db, chat_id=GROUP_CHAT, command="help", arguments="", outcome="ok", **common)
+    newest, oldest = audit.recent(db, CAMPAIGN, 5)
+    assert (oldest.message_id, oldest.batch_id) == (10, f"{GROUP_CHAT}:10")
+    assert (newest.message_id, newest.batch_id) == (None, None)
+    assert audit.was_handled(db, GROUP_CHAT, 10) is True
+    assert audit.was_handled(db, GROUP_CHAT, 11) is False
+    assert audit.was_handled(db, COURIER, 10) is False
+
+
+# --- revisions of a message's batch ---------------------------------------------------------------
+
+
+def test_an_edit_is_a_revision_of_its_messages_batch(db: Database) -> None:
+    def line(n: int, digest: str | None) -> NewOperation:
+        return NewOperation(n, CAMPAIGN, "track", {"order_id": n}, digest)
+
+    first = NewBatch(GROUP_CHAT, 10, None, COURIER, "en", "track", [line(1, "a"), line(2, "b")])
+    edit = NewBatch(GROUP_CHAT, 10, None, COURIER, "en", "track", [line(2, "c")], revision="e7")
+    other = NewBatch(GROUP_CHAT, 11, None, COURIER, "en", "track", [line(1, "d"), line(2, None)])
+    for batch in (first, edit, other):
+        assert operations.create_batch(db, batch, now=NOW, deadline_at=NOW)[2] is True
+    assert edit.id == f"{GROUP_CHAT}:10:e7" and first.id == f"{GROUP_CHAT}:10"
+    stored = operations.get_batch(db, edit.id)
+    assert stored is not None and stored.revision == "e7" and stored.message_id == 10
+    assert operations.get_batch(db, first.id).revision is None  # type: ignore[union-attr]
+    assert operations.line_hashes_of(db, GROUP_CHAT, 10) == {"a", "b", "c"}
+    assert operations.line_hashes_of(db, GROUP_CHAT, 11) == {"d"}
+    assert operations.line_hashes_of(db, GROUP_CHAT, 12) == set()
+    # The same edit delivered twice is stored once.
+    assert operations.create_batch(db, edit, now=NOW, deadline_at=NOW)[2] is False

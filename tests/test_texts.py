@@ -238,3 +238,12 @@ def test_t_refuses_an_unknown_key() -> None:
 )
 def test_language_for(code: str | None, preferred: str | None, expected: Lang) -> None:
     assert language_for(code, preferred) == expected
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_text_fits_a_phone_screen(lang: Lang) -> None:
+    # Values as long as a shop's name with its id: no text of one command's answer grows past
+    # 600 characters (the lists of a bulk message's lines are put together from short ones).
+    for key, text in CATALOGS[lang].items():
+        filled = re.sub(r"\{[^{}]*\}", "x" * 40, text)
+        assert len(filled) <= 600, (key, len(filled))

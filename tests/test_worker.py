@@ -479,7 +479,7 @@ async def test_a_waiting_command_gets_a_note_and_then_its_result_as_a_new_messag
     until = (datetime.now(UTC) + timedelta(seconds=2)).replace(microsecond=0) + timedelta(seconds=1)
     bot.market.fail_next(101, Fault.rate_limited(until=until))
     mark = bot.mark()
-    bot.telegram.send_private(COURIER, "/track 101 RL1 51")
+    bot.telegram.send_private(COURIER, "/track 101 RL12 51")
     progress = await bot.reply(COURIER, mark)
     assert progress.method == "sendMessage"
     assert str(progress.params["text"]).startswith("⏳")

@@ -10,13 +10,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
 from bot.market.errors import (
     HourlyBudgetExhausted,
+    MarketError,
     MarketNetworkError,
     MarketRateLimited,
     MarketServerError,
@@ -68,6 +71,8 @@ class MarketClient:
         transport: httpx.AsyncBaseTransport | None = None,
         limits: MarketLimits | None = None,
     ) -> None:
+        # Called after every request with (method, HTTP status or None, seconds): metrics.
+        self.observer: Callable[[str, int | None, float], None] = lambda *_: None
         self.limits = limits or MarketLimits(
             parallel_limit=parallel_limit, hourly_limit=hourly_limit
         )
@@ -154,18 +159,34 @@ class MarketClient:
         self, api_key: str, business_id: int, order_ids: list[int]
     ) -> list[BusinessOrder]:
         """POST /v1/businesses/{businessId}/orders for 1–50 order ids."""
-        request = BusinessOrdersRequest(order_ids=order_ids)
+        found, _ = await self.business_orders(
+            api_key, business_id, BusinessOrdersRequest(order_ids=order_ids)
+        )
+        return found
+
+    async def business_orders(
+        self,
+        api_key: str,
+        business_id: int,
+        query: BusinessOrdersRequest,
+        *,
+        page_token: str | None = None,
+        limit: int = 50,
+    ) -> tuple[list[BusinessOrder], str | None]:
+        """One page of POST /v1/businesses/{businessId}/orders: (orders, next page token)."""
+        params = {"limit": str(limit), **({"pageToken": page_token} if page_token else {})}
         body = await self._call(
             "getBusinessOrders",
             "POST",
-            f"/v1/businesses/{business_id}/orders",
+            f"/v1/businesses/{business_id}/orders?{urlencode(params)}",
             api_key=api_key,
             campaign_id=None,
+            business_id=business_id,
             scope=f"business:{business_id}",
-            json_body=request.model_dump(by_alias=True),
+            json_body=query.body(),
             model=BusinessOrdersResponse,
         )
-        return list(body.orders)
+        return list(body.orders), body.paging.next_page_token if body.paging else None
 
     # --- the one place that talks HTTP --------------------------------------------------------
 
@@ -180,31 +201,22 @@ class MarketClient:
         model: type[ModelT],
         json_body: dict[str, Any] | None = None,
         scope: str | None = None,
+        business_id: int | None = None,
     ) -> ModelT:
         budget = self.limits.budget(scope or f"campaign:{campaign_id}", method)
         refill_at = budget.take(self.limits.clock())
         if refill_at is not None:
             raise HourlyBudgetExhausted(method, refill_at)
-        async with self.limits.slot(campaign_id):
+        async with self.limits.slot(campaign_id, business_id):
             started = time.monotonic()
             try:
                 response = await self._http.request(
                     http_method, path, json=json_body, headers={"Api-Key": api_key}
                 )
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                budget.give_back()  # never reached Market, so it did not count there
-                log.warning(
-                    "market %s campaign=%s unreachable: %s", method, campaign_id, exc_name(exc)
-                )
-                raise MarketUnreachable(f"{method}: {exc_name(exc)}") from exc
-            except httpx.TimeoutException as exc:
-                log.warning("market %s campaign=%s timed out", method, campaign_id)
-                raise MarketTimeoutError(f"{method}: Market did not answer in time") from exc
             except httpx.HTTPError as exc:
-                log.warning(
-                    "market %s campaign=%s network error %s", method, campaign_id, exc_name(exc)
-                )
-                raise MarketNetworkError(f"{method}: {exc_name(exc)}") from exc
+                self.observer(method, None, time.monotonic() - started)
+                raise self._transport_error(method, campaign_id, exc, budget) from exc
+        self.observer(method, response.status_code, time.monotonic() - started)
         elapsed_ms = (time.monotonic() - started) * 1000
         log.debug(
             "market %s campaign=%s -> %s in %.0f ms",
@@ -224,6 +236,21 @@ class MarketClient:
         elif isinstance(error, MarketRateLimited) and error.kind == "hourly":
             budget.exhaust(error.retry_at, self.limits.clock())
         raise error
+
+    @staticmethod
+    def _transport_error(
+        method: str, campaign_id: int | None, exc: httpx.HTTPError, budget: HourlyBudget
+    ) -> MarketError:
+        """The error tree's name for an HTTP failure with no answer."""
+        if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+            budget.give_back()  # never reached Market, so it did not count there
+            log.warning("market %s campaign=%s unreachable: %s", method, campaign_id, exc_name(exc))
+            return MarketUnreachable(f"{method}: {exc_name(exc)}")
+        if isinstance(exc, httpx.TimeoutException):
+            log.warning("market %s campaign=%s timed out", method, campaign_id)
+            return MarketTimeoutError(f"{method}: Market did not answer in time")
+        log.warning("market %s campaign=%s network error %s", method, campaign_id, exc_name(exc))
+        return MarketNetworkError(f"{method}: {exc_name(exc)}")
 
     @staticmethod
     def _success(response: httpx.Response, model: type[ModelT]) -> ModelT:

@@ -81,10 +81,11 @@ class MarketLimits:
     """
 
     parallel_limit: int = 4
+    business_parallel_limit: int = 6
     hourly_limit: int = 10_000
     clock: Callable[[], datetime] = utcnow
     method_limits: Mapping[str, int] = field(default_factory=lambda: HOURLY_LIMITS)
-    _slots: dict[int, asyncio.Semaphore] = field(default_factory=dict)
+    _slots: dict[tuple[str, int], asyncio.Semaphore] = field(default_factory=dict)
     _budgets: dict[tuple[str, str], HourlyBudget] = field(default_factory=dict)
 
     def limit_for(self, method: str) -> int:
@@ -101,13 +102,21 @@ class MarketLimits:
         return budget
 
     @asynccontextmanager
-    async def slot(self, campaign_id: int | None) -> AsyncIterator[None]:
-        """Hold one of the campaign's parallel slots (no limit for non-campaign paths)."""
-        if campaign_id is None:
+    async def slot(
+        self, campaign_id: int | None, business_id: int | None = None
+    ) -> AsyncIterator[None]:
+        """Hold one of the campaign's parallel slots (Market allows 4 in flight per campaign),
+        or, for a business path, one of the business's (6 for the order feed); no limit for
+        other paths. Extra calls wait for a free slot."""
+        if campaign_id is not None:
+            key, limit = ("campaign", campaign_id), self.parallel_limit
+        elif business_id is not None:
+            key, limit = ("business", business_id), self.business_parallel_limit
+        else:
             yield
             return
-        slots = self._slots.get(campaign_id)
+        slots = self._slots.get(key)
         if slots is None:
-            slots = self._slots[campaign_id] = asyncio.Semaphore(self.parallel_limit)
+            slots = self._slots[key] = asyncio.Semaphore(limit)
         async with slots:
             yield

@@ -7,7 +7,7 @@ ignore unknown fields and keep enum-like strings as plain ``str`` because Market
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -22,8 +22,25 @@ class _Wire(BaseModel):
 # --- requests -------------------------------------------------------------------------------
 
 
+class OrderDatesFilter(_Wire):
+    update_date_from: datetime | None = None
+    update_date_to: datetime | None = None
+    creation_date_from: date | None = None
+    creation_date_to: date | None = None
+
+
 class BusinessOrdersRequest(_Wire):
-    order_ids: list[int] = Field(min_length=1, max_length=50)
+    """getBusinessOrders filters; a filter left None is not sent (arrays need an item)."""
+
+    order_ids: list[int] | None = Field(default=None, min_length=1, max_length=50)
+    campaign_ids: list[int] | None = Field(default=None, min_length=1, max_length=50)
+    program_types: list[str] | None = Field(default=None, min_length=1)
+    statuses: list[str] | None = Field(default=None, min_length=1)
+    dates: OrderDatesFilter | None = None
+    waiting_for_cancellation_approve: bool | None = None
+
+    def body(self) -> dict[str, object]:
+        return self.model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
 # --- responses ------------------------------------------------------------------------------
@@ -31,6 +48,12 @@ class BusinessOrdersRequest(_Wire):
 
 class StatusResponse(_Wire):
     status: str
+
+
+class OrderStatusResponse(_Wire):
+    """updateOrderStatus answers with the whole order (getOrder's shape) and no ``status``."""
+
+    order: dict[str, object] | None = None
 
 
 class Business(_Wire):
@@ -99,6 +122,33 @@ class AuthTokenResponse(_Wire):
 class OrderDeliveryDates(_Wire):
     from_date: date | None = None
     to_date: date | None = None
+    from_time: str | None = None
+    to_time: str | None = None
+    real_delivery_date: date | None = None
+
+
+class OrderAddress(_Wire):
+    city: str | None = None
+    street: str | None = None
+    house: str | None = None
+
+
+class OrderCourier(_Wire):
+    address: OrderAddress | None = None
+
+
+class Money(_Wire):
+    value: float
+    currency_id: str | None = None
+
+
+class OrderPrices(_Wire):
+    payment: Money | None = None
+
+
+class OrderItem(_Wire):
+    offer_name: str = ""
+    count: int = 1
 
 
 class OrderTrack(_Wire):
@@ -112,6 +162,7 @@ class OrderDelivery(_Wire):
     delivery_service_id: int | None = None
     dates: OrderDeliveryDates | None = None
     tracks: list[OrderTrack] | None = None
+    courier: OrderCourier | None = None
 
 
 class BusinessOrder(_Wire):
@@ -120,7 +171,12 @@ class BusinessOrder(_Wire):
     status: str
     substatus: str | None = None
     program_type: str | None = None
+    creation_date: datetime | None = None
+    update_date: datetime | None = None
+    items: list[OrderItem] = []
+    prices: OrderPrices | None = None
     delivery: OrderDelivery | None = None
+    cancel_requested: bool = False
 
     def track_codes(self) -> list[str]:
         """The track codes Market has for the order (none: the field is missing or empty)."""
@@ -128,5 +184,10 @@ class BusinessOrder(_Wire):
         return [t.track_code for t in tracks or () if t.track_code]
 
 
+class Paging(_Wire):
+    next_page_token: str | None = None
+
+
 class BusinessOrdersResponse(_Wire):
     orders: list[BusinessOrder] = []
+    paging: Paging | None = None

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.market.models import BusinessOrder, StatusResponse
+from bot.market.models import BusinessOrder, OrderStatusResponse, StatusResponse
 
 INT64_MAX = 2**63 - 1
 
@@ -172,7 +172,108 @@ class MoveKind(OperationKind[MovePayload]):
         return dates is not None and dates.to_date == payload.to_date
 
 
-KINDS: dict[str, OperationKind[Any]] = {kind.name: kind for kind in (TrackKind(), MoveKind())}
+def _status_call(campaign_id: int, order_id: int, order: dict[str, Any]) -> MarketCall:
+    return MarketCall(
+        "updateOrderStatus",
+        "PUT",
+        f"/v2/campaigns/{campaign_id}/orders/{order_id}/status",
+        campaign_id,
+        {"order": order},
+        OrderStatusResponse,
+    )
+
+
+class ShipKind(OperationKind[Payload]):
+    """updateOrderStatus to DELIVERY: the courier has taken the order out for delivery."""
+
+    name = "ship"
+    payload_type = Payload
+    statuses = frozenset({"PROCESSING"})
+
+    def call(self, campaign_id: int, payload: Payload) -> MarketCall:
+        return _status_call(campaign_id, payload.order_id, {"status": "DELIVERY"})
+
+    def summary(self, payload: Payload) -> Summary:
+        return Summary("result.ship_ok", {"order_id": payload.order_id})
+
+    def applied(self, order: BusinessOrder, payload: Payload) -> bool:
+        return order.status in ("DELIVERY", "PICKUP", "DELIVERED")
+
+
+class DeliverPayload(Payload):
+    real_delivery_date: date | None = None
+    """The day it reached the buyer, when that is not the day the status is sent (never later)."""
+
+
+class DeliverKind(OperationKind[DeliverPayload]):
+    """updateOrderStatus to DELIVERED: the buyer has the order."""
+
+    name = "deliver"
+    payload_type = DeliverPayload
+    statuses = frozenset({"DELIVERY", "PICKUP"})
+
+    def call(self, campaign_id: int, payload: DeliverPayload) -> MarketCall:
+        order: dict[str, Any] = {"status": "DELIVERED"}
+        if payload.real_delivery_date is not None:
+            day = payload.real_delivery_date.isoformat()
+            order["delivery"] = {"dates": {"realDeliveryDate": day}}
+        return _status_call(campaign_id, payload.order_id, order)
+
+    def summary(self, payload: DeliverPayload) -> Summary:
+        if payload.real_delivery_date is None:
+            return Summary("result.deliver_ok", {"order_id": payload.order_id})
+        return Summary(
+            "result.deliver_on_ok",
+            {"order_id": payload.order_id, "date": payload.real_delivery_date},
+        )
+
+    def applied(self, order: BusinessOrder, payload: DeliverPayload) -> bool:
+        return order.status == "DELIVERED"
+
+
+CancellationReason = Literal["ORDER_DELIVERED", "ORDER_IN_DELIVERY"]
+
+
+class CancellationPayload(Payload):
+    accepted: bool
+    reason: CancellationReason | None = None
+    """Required when declining: shown to the buyer."""
+
+
+class CancellationKind(OperationKind[CancellationPayload]):
+    """acceptOrderCancellation: agree to the buyer's cancellation request, or decline it."""
+
+    name = "cancellation"
+    payload_type = CancellationPayload
+    statuses = frozenset({"DELIVERY", "PICKUP"})
+    min_role = "manager"
+
+    def call(self, campaign_id: int, payload: CancellationPayload) -> MarketCall:
+        body: dict[str, Any] = {"accepted": payload.accepted}
+        if payload.reason is not None:
+            body["reason"] = payload.reason
+        return MarketCall(
+            "acceptOrderCancellation",
+            "PUT",
+            f"/v2/campaigns/{campaign_id}/orders/{payload.order_id}/cancellation/accept",
+            campaign_id,
+            body,
+        )
+
+    def summary(self, payload: CancellationPayload) -> Summary:
+        key = "result.cancel_accepted_ok" if payload.accepted else "result.cancel_declined_ok"
+        return Summary(key, {"order_id": payload.order_id})
+
+    def applied(self, order: BusinessOrder, payload: CancellationPayload) -> bool:
+        if payload.accepted:
+            return order.status == "CANCELLED"
+        return not order.cancel_requested
+
+
+KINDS: dict[str, OperationKind[Any]] = {
+    kind.name: kind
+    for kind in (TrackKind(), MoveKind(), ShipKind(), DeliverKind(), CancellationKind())
+}
 
 
 def kind_named(name: str) -> OperationKind[Any] | None:
