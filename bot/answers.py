@@ -15,8 +15,11 @@ The words are the ``Reporter``'s (``handlers.reporting``); this module only deci
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import logging
-from collections.abc import Coroutine
+from collections import deque
+from collections.abc import AsyncIterator, Coroutine
 from enum import Enum
 from typing import Any, Protocol
 
@@ -47,6 +50,66 @@ class Reporter(Protocol):
         """Market refused the shop's key (401/403) for a write: tell the shop's owners."""
 
 
+class FairSlots:
+    """At most ``size`` holders at once; waiters are let in chat by chat, the chat let in
+    longest ago (or never) first, and in order within a chat: one chat's backlog never holds
+    up another chat's answer."""
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        self._waiting: dict[int, deque[asyncio.Future[None]]] = {}
+        self._served: dict[int, int] = {}
+        self._turns = itertools.count(1)
+
+    def locked(self) -> bool:
+        return self.free <= 0
+
+    @contextlib.asynccontextmanager
+    async def slot(self, chat_id: int) -> AsyncIterator[None]:
+        if self.free > 0 and not self._waiting:
+            self.free -= 1
+        else:
+            turn = asyncio.get_running_loop().create_future()
+            self._waiting.setdefault(chat_id, deque()).append(turn)
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self._release()
+                else:
+                    self._forget(chat_id, turn)
+                raise
+        self._served[chat_id] = next(self._turns)
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _forget(self, chat_id: int, turn: asyncio.Future[None]) -> None:
+        queue = self._waiting.get(chat_id)
+        if queue is not None and turn in queue:
+            queue.remove(turn)
+            if not queue:
+                del self._waiting[chat_id]
+
+    def _release(self) -> None:
+        if not self._waiting:
+            self.free += 1
+            if len(self._served) > 10_000:
+                self._served.clear()
+            return
+        chat_id = min(self._waiting, key=lambda c: self._served.get(c, 0))
+        queue = self._waiting[chat_id]
+        turn = queue.popleft()
+        if not queue:
+            del self._waiting[chat_id]
+        turn.set_result(None)
+
+
+def _chat_of(batch_id: str) -> int:
+    return int(batch_id.split(":", 1)[0])
+
+
 class Answers:
     """Progress notes and final answers, per batch (one Telegram message of commands)."""
 
@@ -65,7 +128,7 @@ class Answers:
         self.progress_after = progress_after
         self.retry_first = retry_first
         self.retry_cap = retry_cap
-        self._sending = asyncio.Semaphore(max_sending)
+        self._sending = FairSlots(max_sending)
         # Answers left over from an earlier run take at most two of the sending places, so a
         # backlog (people who blocked the bot, say) never holds up the answers of today.
         self._backlog = asyncio.Semaphore(2)
@@ -160,7 +223,7 @@ class Answers:
         if batch is None or batch.reported or all(o.status in TERMINAL for o in ops):
             return
         self._noted.add(batch_id)
-        async with self._sending:
+        async with self._sending.slot(batch.chat_id):
             try:
                 await self.reporter.progress(batch, ops)
             except Exception:
@@ -197,15 +260,16 @@ class Answers:
         return True
 
     async def _try_final(self, batch_id: str) -> Delivery:
-        try:
-            batch = operations.get_batch(self.db, batch_id)
-            ops = operations.batch_operations(self.db, batch_id)
-        except Exception:
-            log.exception("final answer of %s could not be read; trying again", batch_id)
-            return Delivery.RETRY
-        if batch is None or batch.reported:
-            return Delivery.GONE  # nothing (more) to send
-        async with self._sending:
+        # The rows are read once a sending place is ours: a waiting answer holds nothing.
+        async with self._sending.slot(_chat_of(batch_id)):
+            try:
+                batch = operations.get_batch(self.db, batch_id)
+                ops = operations.batch_operations(self.db, batch_id)
+            except Exception:
+                log.exception("final answer of %s could not be read; trying again", batch_id)
+                return Delivery.RETRY
+            if batch is None or batch.reported:
+                return Delivery.GONE  # nothing (more) to send
             try:
                 outcome = await self.reporter.final(batch, ops)
             except Exception:

@@ -7,10 +7,10 @@ times have one-second precision (what was seen before is recognised and changes 
 shop's first sweep reads its open orders. Shops are spread over the interval with jitter, at
 most ``max_parallel`` sweeps run at once, and a shop is not swept while people's own commands
 for it wait or run (``busy``): the feed never goes ahead of them. What changed is handed to the
-``FeedSink`` (the order cards) and then saved together with the new cursor, so a restart
-neither loses a change nor repeats one. On a shop's first sweep of a new day, its open orders
-are handed on again, so those now due today or late get their cards. ``poke`` sweeps a shop at
-once (Market's push notifications).
+``FeedSink`` (the order cards) and then saved, up to ``CHUNK_ORDERS`` at a time; the cursor
+moves once all of it is saved, so a restart neither loses a change nor repeats one. On a
+shop's first sweep of a new day, its open orders are handed on again, so those now due today
+or late get their cards. ``poke`` sweeps a shop at once (Market's push notifications).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Protocol
@@ -44,6 +44,8 @@ OVERLAP = timedelta(seconds=5)
 IDLE_LAG = timedelta(seconds=60)
 WINDOW = timedelta(days=30)
 MAX_PAGES = 100
+# A sweep hands on (and saves) a shop's changes this many at a time.
+CHUNK_ORDERS = 1000
 SHOPS_REFRESH = 30.0
 # While Market pushes order events (within the last hour), sweep this many times less often.
 PUSH_SLOWDOWN = 5
@@ -84,8 +86,10 @@ class OrderFeed:
         busy: Callable[[int], bool] = lambda campaign_id: False,
         clock: Callable[[], datetime] = utcnow,
         max_parallel: int = 8,
+        chunk_orders: int = CHUNK_ORDERS,
     ) -> None:
         self.db = db
+        self.chunk_orders = chunk_orders
         self.market = market
         self.keybox = keybox
         self.sink = sink
@@ -199,28 +203,56 @@ class OrderFeed:
         if shop is None or shop.business_id is None or api_key is None:
             return 0
         started = self.clock()
-        orders = await self._read(shop, api_key, started)
+        # A few pages at a time, so that memory does not grow with what changed (or, on a
+        # shop's first sweep, with its open orders: beyond a chunk, it is introduced in parts).
+        chunk = self.chunk_orders
+        changed: set[int] = set()
+        newest: datetime | None = None
+        orders: list[BusinessOrder] = []
+        async for page in self._pages(shop, api_key, started):
+            orders += page
+            dates = [d for d in (newest, *(o.update_date for o in page)) if d is not None]
+            newest = max(dates, default=None)
+            if len(orders) >= chunk:
+                changed |= await self._hand_on(campaign_id, orders, started)
+                orders = []
+        if orders:
+            changed |= await self._hand_on(campaign_id, orders, started)
+        again = self._new_day(shop, started, changed)
+        if again:
+            await self.sink.orders_changed(campaign_id, again)
+        cursor = max(c for c in (shop.cursor, newest, started - IDLE_LAG) if c is not None)
+        feed.save_sweep(self.db, campaign_id, [], cursor=cursor, now=started)
+        return len(changed) + len(again)
+
+    async def _hand_on(
+        self, campaign_id: int, orders: Sequence[BusinessOrder], now: datetime
+    ) -> set[int]:
+        """Hand on what changed among ``orders`` and save them; returns the changed ids. The
+        cursor moves only once the whole sweep is saved: a sweep cut short is read again, and
+        what it saved already is recognised and changes nothing."""
         seen = feed.seen_orders(self.db, campaign_id, (o.order_id for o in orders))
         changes = []
         for order in orders:
             before = seen.get(order.order_id)
-            snapshot = order.model_dump(mode="json")
-            if before is None or before.snapshot != snapshot:
+            if before is None or before.snapshot != order.model_dump(mode="json"):
                 old = BusinessOrder.model_validate(before.snapshot) if before else None
                 changes.append(OrderChange(order, old, before.taken_by if before else None))
-        changes += self._new_day(shop, started, {c.order.order_id for c in changes})
+        del seen
         if changes:
             await self.sink.orders_changed(campaign_id, changes)
         feed.save_sweep(
             self.db,
             campaign_id,
             [_swept(c.order) for c in changes if c.before is None or c.order != c.before],
-            cursor=_next_cursor(shop.cursor, orders, started),
-            now=started,
+            cursor=None,
+            now=now,
         )
-        return len(changes)
+        return {c.order.order_id for c in changes}
 
-    async def _read(self, shop: FeedShop, api_key: str, now: datetime) -> list[BusinessOrder]:
+    async def _pages(
+        self, shop: FeedShop, api_key: str, now: datetime
+    ) -> AsyncIterator[list[BusinessOrder]]:
         if shop.cursor is None:
             # The first sweep: the orders open now (Market's default: created in 30 days).
             query = BusinessOrdersRequest(
@@ -234,7 +266,6 @@ class OrderFeed:
                 statuses=list(FEED_STATUSES),
                 dates=OrderDatesFilter(update_date_from=since),
             )
-        orders: list[BusinessOrder] = []
         token: str | None = None
         for _ in range(MAX_PAGES):
             assert shop.business_id is not None
@@ -242,10 +273,9 @@ class OrderFeed:
                 api_key, shop.business_id, query, page_token=token
             )
             self.requests += 1
-            orders += page
+            yield page
             if not token:
                 break
-        return orders
 
     def _new_day(self, shop: FeedShop, now: datetime, changed: set[int]) -> list[OrderChange]:
         """On the shop's first sweep of a local day: its open orders, to re-check what is due."""
@@ -271,12 +301,3 @@ def _swept(order: BusinessOrder) -> SweptOrder:
         order.update_date,
         order.model_dump(mode="json"),
     )
-
-
-def _next_cursor(
-    cursor: datetime | None, orders: Sequence[BusinessOrder], now: datetime
-) -> datetime:
-    """Where the next sweep reads from: the newest update seen, or close behind now."""
-    newest = max((o.update_date for o in orders if o.update_date), default=None)
-    candidates = [c for c in (cursor, newest, now - IDLE_LAG) if c is not None]
-    return max(candidates)

@@ -174,7 +174,7 @@ class CardPublisher:
                 view = view_for(self.db, chat.chat_id, order, names.get(order.order_id), today)
                 if view.shown != row.shown:
                     edits.append((row, view))
-        await self._new(chat, campaign_id, new, names, today, now)
+        await self._new(chat, campaign_id, new, names, today, now, first)
         for row, view in edits:
             if not chat.take():
                 return
@@ -218,12 +218,15 @@ class CardPublisher:
         names: dict[int, str],
         today: date,
         now: datetime,
+        first: bool = False,
     ) -> None:
         if len(new) > self.max_cards:
             if chat.take():
                 orders = sorted((c.order for c in new), key=lambda o: urgency(o, today))
                 # New orders, or (on a new day) orders that need more than before.
-                kind = "new" if all(c.before is None for c in new) else "list"
+                # (A big shop's first sweep comes in parts: the parts after its introduction
+                # are not new either.)
+                kind = "new" if not first and all(c.before is None for c in new) else "list"
                 await self._send(
                     chat,
                     post_digest(

@@ -159,6 +159,50 @@ async def test_many_orders_are_read_page_by_page(market: FakeMarket) -> None:
     assert len(market.requests_for(READ)) == 3  # 50 + 50 + 20
 
 
+async def test_many_changes_are_handed_on_and_saved_a_chunk_at_a_time(
+    market: FakeMarket,
+) -> None:
+    for order_id in range(1, 121):
+        market.create_order(CAMPAIGN, order_id)
+    async with feeder(market, chunk_orders=50) as (orders, sink, db):
+        assert await orders.sweep(CAMPAIGN) == 120
+        assert [len(changes) for _, changes in sink.calls] == [50, 50, 20]
+        shop = feed.shop(db, CAMPAIGN)
+        assert shop is not None
+        cursor = shop.cursor
+        for order_id in range(1, 121):
+            market.change_order(CAMPAIGN, order_id, track=(f"RR{order_id}", 51))
+        sink.calls.clear()
+        # The second chunk is refused: the first one stays saved, the cursor stays where it was.
+        failing = FailOnCall(nth=2)
+        orders.sink = failing
+        with pytest.raises(RuntimeError):
+            await orders.sweep(CAMPAIGN)
+        assert [len(changes) for _, changes in failing.calls] == [50]
+        shop = feed.shop(db, CAMPAIGN)
+        assert shop is not None and shop.cursor == cursor
+        # The next sweep hands on only what was not saved, in chunks, then moves the cursor.
+        orders.sink = sink
+        assert await orders.sweep(CAMPAIGN) == 70
+        assert [len(changes) for _, changes in sink.calls] == [50, 20]
+        handed = {c.order.order_id for call in (*failing.calls, *sink.calls) for c in call[1]}
+        assert handed == set(range(1, 121))
+        assert await orders.sweep(CAMPAIGN) == 0  # everything is saved
+
+
+@dataclass
+class FailOnCall(Sink):
+    """A sink that refuses its ``nth`` call (1-based) and takes the others."""
+
+    nth: int = 1
+    seen: int = 0
+
+    async def orders_changed(self, campaign_id: int, changes: Sequence[OrderChange]) -> None:
+        self.seen += 1
+        self.fail = self.seen == self.nth
+        await super().orders_changed(campaign_id, changes)
+
+
 async def test_a_new_day_hands_on_the_open_orders_again(market: FakeMarket) -> None:
     now = [datetime(2026, 11, 23, 20, 0, tzinfo=UTC)]
     market.create_order(CAMPAIGN, 1)
