@@ -7,7 +7,8 @@ once every operation of the message has ended, and is tried until Telegram takes
 that can pass (flood limit, network) is tried again with backoff, for as long as the bot runs
 and again after a restart; one that never will (the person blocked the bot, the chat is gone)
 is recorded and dropped. Finals go before progress notes: with finals waiting, no new note is
-sent. At most ``max_sending`` answers are in Telegram's hands at once.
+sent. At most ``max_sending`` answers are in Telegram's hands at once; the next place goes to
+the chat served longest ago, so one chat's backlog never holds up another chat's answer.
 
 The words are the ``Reporter``'s (``handlers.reporting``); this module only decides when.
 """

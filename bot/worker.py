@@ -3,7 +3,8 @@
 Every accepted message is stored as a batch of operations *before* anything is sent; the worker
 then keeps the due work in memory (``bot.queue``: per shop, shops taking turns) and never reads
 storage to decide what runs next. At most ``parallel_limit`` operations of one shop are in
-flight. Transient failures (420, 5xx, network, timeout, our own hourly budget) are retried with
+flight at Market (the client's limiter), and ``READY_AHEAD`` more stand ready behind them.
+Transient failures (420, 5xx, network, timeout, our own hourly budget) are retried with
 exponential backoff and jitter, never before Market's ``X-RateLimit-Resource-Until``, until the
 operation's deadline; permanent ones fail at once. A 420 or a spent budget holds the shop's
 other operations (of the same kind, for an hourly limit) until that time.
@@ -48,6 +49,8 @@ from storage.secrets import KeyBox
 log = logging.getLogger(__name__)
 
 HEALTH_EVERY = 300.0
+# Operations of a shop claimed beyond its Market parallel limit, waiting for a place.
+READY_AHEAD = 2
 
 
 class _Ended(Enum):
@@ -104,7 +107,9 @@ class Worker:
         self.answers = Answers(
             db, reporter, progress_after=progress_after, retry_first=report_retry
         )
-        self._queue = FairQueue(parallel_limit)
+        # Two more than Market's limit per shop are claimed and ready: the Market client holds
+        # them until a place is free, so the next write starts the moment one ends.
+        self._queue = FairQueue(parallel_limit + READY_AHEAD)
         self._open: dict[str, int] = {}  # batch -> operations not ended yet
         self._wake = asyncio.Event()
         self._stopping = False
