@@ -3,7 +3,9 @@
 python-telegram-bot with concurrent updates and one ``CommandHandler("track")`` that parses
 ``<orderId> <trackCode> <serviceId>``, calls Market's setOrderDeliveryTrackCode directly with
 httpx and answers, as a reply to the command, "✅ …" or "❌ <Market's message>". No storage, no
-access checks, no rate limiter, no retries: about the least a bot can do per command.
+access checks, no rate limiter, no retries: about the least a bot can do per command. Against
+Telegram's flood limits the answers beyond them are refused with 429 and lost (python-telegram-bot
+raises RetryAfter in the handler, which logs it).
 
 Configured by the environment: TELEGRAM_BOT_TOKEN, TELEGRAM_API_BASE_URL, MARKET_API_BASE_URL,
 MARKET_API_KEY, MARKET_CAMPAIGN_ID and optionally TELEGRAM_POLL_TIMEOUT (seconds, default 1).
