@@ -48,14 +48,12 @@ from cryptography.fernet import Fernet  # noqa: E402
 from storage import bindings, campaigns, members  # noqa: E402
 from storage.db import open_database  # noqa: E402
 from storage.secrets import KeyBox  # noqa: E402
-from tests.fakes import telegram as fake_telegram_module  # noqa: E402
 from tests.fakes.market import FakeItem, FakeMarket  # noqa: E402
 from tests.fakes.telegram import Call, FakeTelegram  # noqa: E402
 
-# As in burst.py: the fake Telegram's listen backlog of 5 would drop connections of a busy bot.
-FAKE_TELEGRAM_BACKLOG = 128
-if fake_telegram_module._Server.request_queue_size < FAKE_TELEGRAM_BACKLOG:
-    fake_telegram_module._Server.request_queue_size = FAKE_TELEGRAM_BACKLOG
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The harness also gives the fake Telegram a listen backlog a busy bot does not overflow.
+from _harness import cpu_seconds, percentile, proc_status_kb  # noqa: E402
 
 FIRST_CAMPAIGN = 31_000_000
 FIRST_BUSINESS = 810_000
@@ -168,29 +166,6 @@ def _env(
     return env
 
 
-def _status_kb(pid: int, name: str) -> int | None:
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(name + ":"):
-                return int(line.split()[1])
-    return None
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return None
-
-
-def _percentile(values: list[float], pct: int) -> float | None:
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
-
-
 def _reads_by_business(
     market: FakeMarket, since: int, window: tuple[float, float] | None = None
 ) -> dict[int, int]:
@@ -244,16 +219,16 @@ def _idle(
     telegram: FakeTelegram, market: FakeMarket, proc: subprocess.Popen[bytes], result: RunResult
 ) -> None:
     market_mark, telegram_mark = len(market.records), len(telegram.calls)
-    cpu_before = _cpu_seconds(proc.pid)
+    cpu_before = cpu_seconds(proc.pid)
     rss: list[float] = []
     start = time.monotonic()
     end = start + result.interval_s
     while time.monotonic() < end:
-        kb = _status_kb(proc.pid, "VmRSS")
+        kb = proc_status_kb(proc.pid, "VmRSS")
         if kb is not None:
             rss.append(kb / 1024)
         time.sleep(0.5)
-    cpu_after = _cpu_seconds(proc.pid)
+    cpu_after = cpu_seconds(proc.pid)
     reads = _reads_by_business(market, market_mark, (start, end))
     per_shop = [reads.get(FIRST_BUSINESS + i, 0) for i in range(result.shops)]
     result.idle_requests_per_shop = sum(per_shop) / result.shops
@@ -299,8 +274,8 @@ def _new_orders(
         _wait(all_seen, 2 * result.interval_s + 30, proc, "every new order's card")
     latencies = [seen[o] - created[o][1] for o in seen]
     result.new_orders, result.cards_seen = len(created), len(seen)
-    result.latency_p50_s = _percentile(latencies, 50)
-    result.latency_p95_s = _percentile(latencies, 95)
+    result.latency_p50_s = percentile(latencies, 50)
+    result.latency_p95_s = percentile(latencies, 95)
     result.latency_max_s = max(latencies) if latencies else None
 
 
@@ -331,7 +306,7 @@ def run_once(shops: int, orders: int, interval: float, new: int) -> RunResult:
                     _ready(telegram, market, proc, result)
                     _idle(telegram, market, proc, result)
                     _new_orders(telegram, market, proc, result, new)
-                    kb = _status_kb(proc.pid, "VmHWM")
+                    kb = proc_status_kb(proc.pid, "VmHWM")
                     result.peak_rss_mb = kb / 1024 if kb else None
                 except RuntimeError as exc:
                     result.error = str(exc)
