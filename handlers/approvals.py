@@ -27,7 +27,7 @@ from telegram import (
 )
 from telegram.ext import ContextTypes
 
-from handlers.context import Request, Services, services_of
+from handlers.context import Request, Services, person_language, services_of
 from handlers.messaging import edit_text, send_text
 from handlers.parsing import sanitize
 from handlers.shopnames import shop_of
@@ -132,10 +132,7 @@ async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     services = services_of(context)
     user = query.from_user
-    lang = language_for(
-        user.language_code if user else None,
-        prefs.get_prefs(services.db, user.id).language if user else None,
-    )
+    lang = person_language(services, user)
     parsed = parse_data(query.data or "")
     if parsed is None or user is None:
         await query.answer(t(lang, "button.expired"), show_alert=True)

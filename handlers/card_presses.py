@@ -42,13 +42,20 @@ from bot.market.writes import (
 from handlers import card_buttons, card_post, lines, track_prompts
 from handlers.access import ANY_CHAT, Allowed, CampaignSource, ChatKind, CommandRule
 from handlers.card_buttons import CardPress, DeliveredOn, DigestOpen, DigestPage
-from handlers.context import Outcome, Request, Result, request_from_update, services_of
+from handlers.context import (
+    Outcome,
+    Request,
+    Result,
+    person_language,
+    request_from_update,
+    services_of,
+)
 from handlers.dispatch import authorize, run_command
 from handlers.messaging import edit_text
 from handlers.parsing import InputError
 from handlers.questions import Rerun
 from handlers.spec import CommandSpec, Handler
-from handlers.texts import language_for, t
+from handlers.texts import t
 from storage import bindings, feed, people
 from storage.members import role_at_least
 from storage.operations import NewOperation
@@ -83,8 +90,7 @@ async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE, rerun: Re
         return
     press = card_buttons.parse(query.data or "")
     if press is None:
-        user = query.from_user
-        lang = language_for(user.language_code if user else None)
+        lang = person_language(services_of(context), query.from_user)
         await query.answer(t(lang, "button.expired"), show_alert=True)
         return
     if isinstance(press, (DigestPage, DigestOpen)):
@@ -306,7 +312,8 @@ async def _digest_press(
     row = feed.digest(services.db, press.digest_id)
     request = _request(update, context, "/orders", row.campaign_id) if row else None
     if request is None or row is None or row.chat_id != request.chat_id:
-        await query.answer(t(language_for(None), "button.expired"), show_alert=True)
+        lang = person_language(services, query.from_user)
+        await query.answer(t(lang, "button.expired"), show_alert=True)
         return
     if _bound_elsewhere(request, row.campaign_id):
         await query.answer(request.t("button.expired"), show_alert=True)

@@ -244,6 +244,12 @@ class Request:
         return await send_text(self.context.bot, self.user_id, text) is not None
 
 
+def person_language(services: Services, user: User | None) -> Lang:
+    """A person's language: their /language choice, else their Telegram app's."""
+    preferred = prefs.get_prefs(services.db, user.id).language if user else None
+    return language_for(user.language_code if user else None, preferred)
+
+
 def request_from_update(
     update: Update, context: ContextTypes.DEFAULT_TYPE, command: str
 ) -> Request | None:

@@ -30,10 +30,10 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from handlers import questions
-from handlers.context import Request, services_of
+from handlers.context import Request, person_language, services_of
 from handlers.messaging import edit_text
 from handlers.parsing import MAX_DAYS_AHEAD
-from handlers.texts import Lang, language_for, t
+from handlers.texts import Lang, t
 from storage import pending
 from storage.pending import Choice
 
@@ -169,7 +169,7 @@ async def on_press(
         return
     services = services_of(context)
     user = query.from_user
-    lang = language_for(user.language_code if user else None)
+    lang = person_language(services, user)
     press = parse_data(query.data or "")
     if press is not None and press.month is None and press.day is None:
         await query.answer()  # an empty cell

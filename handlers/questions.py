@@ -22,8 +22,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from handlers.context import Request, request_from_update, services_of
-from handlers.texts import language_for, t
+from handlers.context import Request, person_language, request_from_update, services_of
+from handlers.texts import t
 from storage import pending
 from storage.pending import Choice, PendingRow
 from storage.secrets import contains_secret
@@ -109,7 +109,7 @@ async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE, rerun: Re
         return
     services = services_of(context)
     user = query.from_user
-    lang = language_for(user.language_code if user else None)
+    lang = person_language(services, user)
     parsed = parse_data(query.data or "")
     row = pending.get_pending(services.db, parsed[0]) if parsed else None
     choice = row.choice(parsed[1]) if row and parsed else None
@@ -133,7 +133,7 @@ async def complete(
         return
     services = services_of(context)
     user = query.from_user
-    lang = language_for(user.language_code if user else None)
+    lang = person_language(services, user)
     if user is None or user.id != row.user_id:
         await query.answer(t(lang, "button.not_yours"), show_alert=True)
         return

@@ -49,13 +49,13 @@ from handlers import (
 )
 from handlers.access import ANY_CHAT, GROUP, PRIVATE, Allowed, CampaignSource, CommandRule
 from handlers.access import TargetCheck as Target
-from handlers.context import Outcome, Request, request_from_update
+from handlers.context import Outcome, Request, person_language, request_from_update, services_of
 from handlers.dispatch import run_command
 from handlers.fallback import on_text as fallback_on_text
 from handlers.help import help_command
 from handlers.help import help_text as render_help
 from handlers.spec import CommandSpec, LineSpec
-from handlers.texts import Lang, language_for, t
+from handlers.texts import Lang, t
 
 ACTIVE, EXPLICIT, TO_BIND = CampaignSource.ACTIVE, CampaignSource.EXPLICIT, CampaignSource.TO_BIND
 PUBLIC = CommandRule.public()
@@ -260,8 +260,8 @@ async def _rerun(request: Request, *, make_default: bool = False) -> None:
 async def _stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     if query is not None:
-        user = query.from_user
-        await query.answer(t(language_for(user.language_code if user else None), "button.expired"))
+        lang = person_language(services_of(context), query.from_user)
+        await query.answer(t(lang, "button.expired"))
 
 
 def _install_cards(application: Application) -> None:  # type: ignore[type-arg]

@@ -149,6 +149,9 @@ async def test_a_missing_date_then_tomorrow_then_the_reason(bot: RunningBot) -> 
     assert bot.telegram.messages(COURIER)[message_id(question)].reply_markup is None
     assert "expired" in await press(bot, COURIER, question, data_of(question, labels[1]))
     assert len(bot.market.requests_for("setOrderDeliveryDate")) == 1
+    # A button's short answers speak the language the person chose, as the commands do.
+    await private(bot, COURIER, "/language ru")
+    assert "устарела" in await press(bot, COURIER, question, data_of(question, labels[1]))
 
 
 async def test_the_calendar_pages_and_a_day_completes_the_move(bot: RunningBot) -> None:
