@@ -23,7 +23,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlite_utils import Database
 
@@ -233,21 +233,18 @@ class OrderFeed:
         what it saved already is recognised and changes nothing."""
         seen = feed.seen_orders(self.db, campaign_id, (o.order_id for o in orders))
         changes = []
+        swept = []
         for order in orders:
             before = seen.get(order.order_id)
-            if before is None or before.snapshot != order.model_dump(mode="json"):
+            snapshot = order.model_dump(mode="json")
+            if before is None or before.snapshot != snapshot:
                 old = BusinessOrder.model_validate(before.snapshot) if before else None
                 changes.append(OrderChange(order, old, before.taken_by if before else None))
+                swept.append(_swept(order, snapshot))
         del seen
         if changes:
             await self.sink.orders_changed(campaign_id, changes)
-        feed.save_sweep(
-            self.db,
-            campaign_id,
-            [_swept(c.order) for c in changes if c.before is None or c.order != c.before],
-            cursor=None,
-            now=now,
-        )
+        feed.save_sweep(self.db, campaign_id, swept, cursor=None, now=now)
         return {c.order.order_id for c in changes}
 
     async def _pages(
@@ -293,11 +290,5 @@ class OrderFeed:
         ]
 
 
-def _swept(order: BusinessOrder) -> SweptOrder:
-    return SweptOrder(
-        order.order_id,
-        order.status,
-        due_date(order),
-        order.update_date,
-        order.model_dump(mode="json"),
-    )
+def _swept(order: BusinessOrder, snapshot: dict[str, Any]) -> SweptOrder:
+    return SweptOrder(order.order_id, order.status, due_date(order), order.update_date, snapshot)
