@@ -10,6 +10,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,6 +137,22 @@ class RunningBot:
 
     def mark(self) -> int:
         return len(self.telegram.calls)
+
+    async def question_stored(self, chat_id: int, message_id: int, timeout: float = 5.0) -> None:
+        """Wait until the bot has stored its question (a reply prompt, buttons) of the message
+        ``message_id``: it can only do so once Telegram has answered the send, and a reply
+        sent in between is faster than any person."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            with contextlib.closing(sqlite3.connect(self.settings.bot_db_path)) as db:
+                found = db.execute(
+                    "SELECT 1 FROM pending WHERE chat_id = ? AND message_id = ?",
+                    (chat_id, message_id),
+                ).fetchone()
+            if found:
+                return
+            assert asyncio.get_running_loop().time() < deadline, "the question was not stored"
+            await asyncio.sleep(0.02)
 
 
 @contextlib.asynccontextmanager

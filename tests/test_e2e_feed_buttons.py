@@ -110,6 +110,7 @@ async def test_track_reply_sends_the_code_and_the_card_shows_it(feed_bot: Runnin
     asked = next(c for c in feed_bot.telegram.calls[mark:] if c.method == "sendMessage")
     assert asked.params["entities"][0]["type"] == "text_mention"
     assert asked.params["entities"][0]["user"]["id"] == COURIER
+    await feed_bot.question_stored(GROUP, prompt.message_id)
     # Someone else's reply is not the answer; the presser's is.
     feed_bot.telegram.send_group(GROUP, MANAGER, "RX000", reply_to=prompt.message_id)
     mark = feed_bot.mark()

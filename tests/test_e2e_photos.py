@@ -116,6 +116,7 @@ async def test_track_with_only_the_order_asks_for_a_reply_and_a_photo_answers(
     prompt = await bot.reply(COURIER, mark)
     assert "track code of order 105" in text_of(prompt)
     assert prompt.params["reply_markup"]["force_reply"] is True
+    await bot.question_stored(COURIER, int(prompt.result["message_id"]))
     mark = bot.mark()
     bot.telegram.send_photo(
         COURIER, COURIER, label("plain"), reply_to=int(prompt.result["message_id"])

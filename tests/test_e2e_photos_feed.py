@@ -44,6 +44,7 @@ async def test_a_photo_replying_to_the_cards_prompt_answers_it(feed_bot: Running
     mark = feed_bot.mark()
     feed_bot.telegram.press_button(COURIER, GROUP, shown.message_id, data_of(shown, "t"))
     prompt = await new_message(feed_bot, mark, f"track code of order {FIRST_ORDER}")
+    await feed_bot.question_stored(GROUP, prompt.message_id)
     mark = feed_bot.mark()
     feed_bot.telegram.send_photo(GROUP, COURIER, label("plain"), reply_to=prompt.message_id)
     answer = await feed_bot.final(GROUP, mark, timeout=15)
